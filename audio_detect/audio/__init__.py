@@ -1,0 +1,1 @@
+"""Audio input: decoding, resampling, speech activity, channel simulation, windowing."""

@@ -1,0 +1,149 @@
+"""Frozen configuration dataclasses, serialisable to and from plain dicts (JSON/YAML).
+
+A model directory stores its :class:`FeatureConfig` and :class:`WindowConfig` next to
+its weights, so serving always computes the features the model was trained on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Self
+
+from .exceptions import ParameterError
+
+__all__ = ["AudioConfig", "FeatureConfig", "WindowConfig", "from_dict", "to_dict"]
+
+FEATURE_KINDS = ("lfcc", "mfcc", "cqcc", "logmel", "linear", "raw")
+
+
+class _DictMixin:
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (tuples become lists)."""
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a dict, rejecting unknown keys with a :class:`ParameterError`."""
+        return from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class AudioConfig(_DictMixin):
+    """How input audio is brought to the model.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate the model runs at (input is resampled with soxr).
+    max_seconds : float
+        Longest input accepted; decoding stops with ``AudioTooLongError`` past it.
+    channel : str or int
+        ``"mix"`` to average channels, or a 0-based channel index (the caller's side).
+    """
+
+    sr: int = 16000
+    max_seconds: float = 4 * 3600.0
+    channel: str | int = "mix"
+
+    def __post_init__(self) -> None:
+        if self.sr not in (8000, 16000):
+            raise ParameterError.invalid("sr", "8000 or 16000", self.sr)
+        if not self.max_seconds > 0:
+            raise ParameterError.invalid("max_seconds", "a positive number", self.max_seconds)
+
+
+@dataclass(frozen=True)
+class FeatureConfig(_DictMixin):
+    """Spectral front end; names follow librosa (``n_fft``, ``hop_length``, ``win_length``).
+
+    Parameters
+    ----------
+    kind : str
+        One of ``lfcc``, ``mfcc``, ``cqcc``, ``logmel``, ``linear``, ``raw``.
+    sr : int
+        Sample rate the features are computed at.
+    n_fft, win_length, hop_length : int
+        STFT size, window length and hop, in samples.
+    n_filter : int
+        Number of filters (linear for LFCC, mel for MFCC/log-mel).
+    n_coeff : int
+        Number of cepstral coefficients kept (c0 included).
+    fmin, fmax : float
+        Band of the filter bank; ``fmax=None`` means ``sr / 2``.
+    deltas : bool
+        Append delta and delta-delta coefficients.
+    """
+
+    kind: str = "lfcc"
+    sr: int = 16000
+    n_fft: int = 512
+    win_length: int = 320
+    hop_length: int = 160
+    n_filter: int = 20
+    n_coeff: int = 20
+    fmin: float = 0.0
+    fmax: float | None = None
+    deltas: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ParameterError.invalid("kind", f"one of {FEATURE_KINDS}", self.kind)
+        if self.win_length > self.n_fft:
+            raise ParameterError.invalid("win_length", f"<= n_fft={self.n_fft}", self.win_length)
+        if self.hop_length <= 0:
+            raise ParameterError.invalid("hop_length", "a positive integer", self.hop_length)
+
+
+@dataclass(frozen=True)
+class WindowConfig(_DictMixin):
+    """How a recording of any length is cut into scored windows and aggregated.
+
+    Parameters
+    ----------
+    window_seconds : float
+        Length of one scored window of speech.
+    hop_seconds : float
+        Step between window starts.
+    min_speech_seconds : float
+        Below this much detected speech the verdict is ``not_enough_speech``.
+    top_k : int
+        The call score is the mean of the ``top_k`` highest window LLRs
+        (all windows when fewer). ``top_k=0`` means the mean of all windows.
+    """
+
+    window_seconds: float = 4.0
+    hop_seconds: float = 1.0
+    min_speech_seconds: float = 1.0
+    top_k: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.window_seconds > 0:
+            raise ParameterError.invalid("window_seconds", "> 0", self.window_seconds)
+        if not 0 < self.hop_seconds <= self.window_seconds:
+            raise ParameterError.invalid(
+                "hop_seconds", f"in (0, window_seconds={self.window_seconds}]", self.hop_seconds
+            )
+        if self.min_speech_seconds < 0:
+            raise ParameterError.invalid("min_speech_seconds", ">= 0", self.min_speech_seconds)
+        if self.top_k < 0:
+            raise ParameterError.invalid("top_k", ">= 0", self.top_k)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Return a dataclass instance as a JSON-ready dict."""
+    out = dataclasses.asdict(obj)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ParameterError`."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ParameterError(
+            f"Unknown {cls.__name__} keys {unknown}; allowed keys are {sorted(names)}."
+        )
+    return cls(**data)
+
+
