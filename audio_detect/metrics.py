@@ -1,0 +1,571 @@
+"""Detection metrics for spoofing countermeasures, matching the official ASVspoof code.
+
+Score direction
+---------------
+Every function here takes scores in the library direction of
+:mod:`audio_detect.constants`: **higher = more spoof**, ``y_true`` is ``1`` for spoof
+and ``0`` for bona fide, LLRs are ``ln p(x|spoof) - ln p(x|bonafide)``. Score files
+from ASVspoof (higher = bona fide) are negated when read, in
+:mod:`audio_detect.datasets.scores`; do not negate them again here.
+
+Error names follow ASVspoof, whose positive (target) class is **bona fide**:
+
+* *miss* — a bona fide trial rejected (flagged as spoof); rate ``p_miss``;
+* *false alarm* — a spoof trial accepted as bona fide; rate ``p_fa``.
+
+A trial is flagged as spoof when ``score >= threshold`` (for the Bayes decision of
+:func:`act_dcf`, strictly ``llr > threshold``, as ASVspoof 5 does). Internally the
+curves are computed exactly as the official ``compute_det_curve`` on the negated
+(bona-fide-high) scores, with the same tie handling, so results equal the official
+numbers. ASV scores (:func:`asv_operating_point`) keep the ASV direction: higher =
+target speaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Hashable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .constants import ASVSPOOF5_C_FA, ASVSPOOF5_C_MISS, ASVSPOOF5_P_SPOOF, BONAFIDE, SPOOF
+from .exceptions import ParameterError
+
+__all__ = [
+    "AsvOperatingPoint",
+    "TDCFCostModel2019",
+    "TDCFCostModel2021",
+    "act_dcf",
+    "asv_operating_point",
+    "bayes_threshold",
+    "breakdown",
+    "cllr",
+    "compute_eer",
+    "det_curve",
+    "min_dcf",
+    "min_tdcf_2019",
+    "min_tdcf_2021",
+    "roc_points",
+    "summarize",
+    "tdcf_curve",
+]
+
+logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _check_binary(y_true: ArrayLike, y_score: ArrayLike, *, name: str = "y_score"):
+    """Validate labels and scores; return ``(bonafide_scores, spoof_scores)`` as given."""
+    y = np.asarray(y_true)
+    s = np.asarray(y_score, dtype=np.float64)
+    if y.ndim != 1:
+        raise ParameterError.invalid("y_true", "a 1-D array", f"shape {y.shape}")
+    if s.shape != y.shape:
+        raise ParameterError.invalid(name, f"a 1-D array of length {y.size}", f"shape {s.shape}")
+    values = np.unique(y)
+    if not np.isin(values, (BONAFIDE, SPOOF)).all():
+        raise ParameterError.invalid(
+            "y_true", "an array of 0 (bona fide) and 1 (spoof)", f"values {values[:5].tolist()}"
+        )
+    if not np.isfinite(s).all():
+        raise ParameterError.invalid(name, "finite numbers", "nan or inf")
+    is_spoof = y == SPOOF
+    if is_spoof.all() or not is_spoof.any():
+        raise ParameterError.invalid(
+            "y_true", "both bona fide (0) and spoof (1) trials", f"only label {int(y[0])}"
+        )
+    return s[~is_spoof], s[is_spoof]
+
+
+def _official_det(target: FloatArray, nontarget: FloatArray):
+    """``compute_det_curve`` of the ASVspoof packages (target = higher scores).
+
+    Returns ``(frr, far, thresholds)`` with ``frr[i]`` the fraction of targets with a
+    score ranked at or below ``thresholds[i]``; ties keep targets first (stable sort).
+    """
+    n_tar, n_non = target.size, nontarget.size
+    all_scores = np.concatenate((target, nontarget))
+    labels = np.concatenate((np.ones(n_tar), np.zeros(n_non)))
+    order = np.argsort(all_scores, kind="mergesort")
+    tar_sums = np.cumsum(labels[order])
+    non_sums = n_non - (np.arange(1, all_scores.size + 1) - tar_sums)
+    frr = np.concatenate(([0.0], tar_sums / n_tar))
+    far = np.concatenate(([1.0], non_sums / n_non))
+    thresholds = np.concatenate(([all_scores[order[0]] - 0.001], all_scores[order]))
+    return frr, far, thresholds
+
+
+def _official_eer(target: FloatArray, nontarget: FloatArray) -> tuple[float, float]:
+    frr, far, thresholds = _official_det(target, nontarget)
+    i = int(np.argmin(np.abs(frr - far)))
+    return float(np.mean((frr[i], far[i]))), float(thresholds[i])
+
+
+# ----------------------------------------------------------------------------- curves, EER
+
+
+def det_curve(y_true: ArrayLike, y_score: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Miss and false-alarm rates at every threshold (the official ASVspoof DET curve).
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+        ``1`` for spoof, ``0`` for bona fide.
+    y_score : array-like of float, shape (n,)
+        Scores, higher = more spoof.
+
+    Returns
+    -------
+    p_miss : ndarray, shape (n + 1,)
+        Fraction of bona fide trials with ``score >= threshold`` (rejected), increasing.
+    p_fa : ndarray, shape (n + 1,)
+        Fraction of spoof trials with ``score < threshold`` (accepted), decreasing.
+    thresholds : ndarray, shape (n + 1,)
+        Decreasing; the first one (``max(score) + 0.001``) flags nothing.
+    """
+    bona, spoof = _check_binary(y_true, y_score)
+    p_miss, p_fa, thresholds = _official_det(-bona, -spoof)
+    return p_miss, p_fa, -thresholds
+
+
+def roc_points(y_true: ArrayLike, y_score: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """ROC of spoof detection: spoof is the positive class, as in :func:`sklearn.metrics.roc_curve`.
+
+    Returns
+    -------
+    fpr : ndarray
+        Fraction of bona fide trials flagged (``p_miss`` of :func:`det_curve`).
+    tpr : ndarray
+        Fraction of spoof trials flagged (``1 - p_fa``).
+    thresholds : ndarray
+        Decreasing; flag when ``score >= threshold``.
+    """
+    p_miss, p_fa, thresholds = det_curve(y_true, y_score)
+    return p_miss, 1.0 - p_fa, thresholds
+
+
+def compute_eer(y_true: ArrayLike, y_score: ArrayLike) -> tuple[float, float]:
+    """Equal error rate as the official ASVspoof ``compute_eer``.
+
+    The DET point where ``|p_miss - p_fa|`` is smallest is taken and the EER is the
+    mean of the two rates there.
+
+    Returns
+    -------
+    eer : float
+        As a fraction (multiply by 100 for the percent ASVspoof prints).
+    threshold : float
+        Library-direction threshold of that point (flag when ``score >= threshold``).
+    """
+    bona, spoof = _check_binary(y_true, y_score)
+    eer, threshold = _official_eer(-bona, -spoof)
+    return eer, -threshold
+
+
+# ----------------------------------------------------------------------------- ASVspoof 5 costs
+
+
+def _check_costs(p_spoof: float, c_miss: float, c_fa: float) -> None:
+    if not 0.0 < p_spoof < 1.0:
+        raise ParameterError.invalid("p_spoof", "in (0, 1)", p_spoof)
+    if not c_miss > 0:
+        raise ParameterError.invalid("c_miss", "> 0", c_miss)
+    if not c_fa > 0:
+        raise ParameterError.invalid("c_fa", "> 0", c_fa)
+
+
+def bayes_threshold(
+    *,
+    p_spoof: float = ASVSPOOF5_P_SPOOF,
+    c_miss: float = ASVSPOOF5_C_MISS,
+    c_fa: float = ASVSPOOF5_C_FA,
+) -> float:
+    """Bayes decision threshold on spoof LLRs: flag as spoof when ``llr > threshold``.
+
+    ``threshold = ln(c_miss * (1 - p_spoof) / (c_fa * p_spoof))``; ``ln(1.9) ≈ 0.642``
+    with the ASVspoof 5 defaults (the official ``-ln(beta)`` on bona fide LLRs, negated).
+    """
+    _check_costs(p_spoof, c_miss, c_fa)
+    return math.log(c_miss * (1.0 - p_spoof) / (c_fa * p_spoof))
+
+
+def min_dcf(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    p_spoof: float = ASVSPOOF5_P_SPOOF,
+    c_miss: float = ASVSPOOF5_C_MISS,
+    c_fa: float = ASVSPOOF5_C_FA,
+) -> float:
+    """Normalised minimum detection cost, as ASVspoof 5.
+
+    ``min_t [c_miss (1 - p_spoof) p_miss(t) + c_fa p_spoof p_fa(t)] /
+    min(c_miss (1 - p_spoof), c_fa p_spoof)``, where a miss is a bona fide trial
+    rejected and a false alarm a spoof accepted; ``p_spoof`` is the spoof prior.
+    """
+    _check_costs(p_spoof, c_miss, c_fa)
+    p_miss, p_fa, _ = det_curve(y_true, y_score)
+    cost = c_miss * p_miss * (1.0 - p_spoof) + c_fa * p_fa * p_spoof
+    return float(cost.min() / min(c_miss * (1.0 - p_spoof), c_fa * p_spoof))
+
+
+def act_dcf(
+    y_true: ArrayLike,
+    llr: ArrayLike,
+    *,
+    p_spoof: float = ASVSPOOF5_P_SPOOF,
+    c_miss: float = ASVSPOOF5_C_MISS,
+    c_fa: float = ASVSPOOF5_C_FA,
+) -> float:
+    """Normalised actual detection cost of LLRs at the Bayes threshold, as ASVspoof 5.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        ``1`` for spoof, ``0`` for bona fide.
+    llr : array-like of float
+        Natural-log spoof-vs-bona-fide likelihood ratios; a trial is flagged when
+        ``llr >`` :func:`bayes_threshold` (ASVspoof 5 accepts bona fide LLRs ``>= -ln beta``).
+    p_spoof, c_miss, c_fa : float
+        Spoof prior, cost of rejecting a bona fide trial, cost of accepting a spoof.
+    """
+    threshold = bayes_threshold(p_spoof=p_spoof, c_miss=c_miss, c_fa=c_fa)
+    bona, spoof = _check_binary(y_true, llr, name="llr")
+    rate_miss = np.count_nonzero(bona > threshold) / bona.size
+    rate_fa = np.count_nonzero(spoof <= threshold) / spoof.size
+    cost = c_miss * (1.0 - p_spoof) * rate_miss + c_fa * p_spoof * rate_fa
+    return float(cost / min(c_fa * p_spoof, c_miss * (1.0 - p_spoof)))
+
+
+def cllr(y_true: ArrayLike, llr: ArrayLike) -> float:
+    """Log-likelihood-ratio cost in bits, as ASVspoof 5 (natural-log LLRs in, bits out).
+
+    ``0.5 * (mean(log2(1 + e^llr_bonafide_trials)) + mean(log2(1 + e^-llr_spoof_trials)))``;
+    a system that always outputs ``llr = 0`` scores exactly 1. The result is the same for
+    bona-fide-vs-spoof LLRs with flipped labels, since ``llr_spoof = -llr_bonafide``.
+    """
+    bona, spoof = _check_binary(y_true, llr, name="llr")
+    bits = np.mean(np.logaddexp(0.0, bona)) + np.mean(np.logaddexp(0.0, -spoof))
+    return float(0.5 * bits / math.log(2.0))
+
+
+# ----------------------------------------------------------------------------- t-DCF
+
+
+def _check_probability(name: str, value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ParameterError.invalid(name, "a probability in [0, 1]", value)
+
+
+@dataclass(frozen=True)
+class AsvOperatingPoint:
+    """Error rates of the ASV system a CM is evaluated in tandem with (fractions).
+
+    Parameters
+    ----------
+    pfa_asv : float
+        Non-target (zero-effort impostor) trials accepted.
+    pmiss_asv : float
+        Target trials rejected.
+    pmiss_spoof_asv : float
+        Spoof trials rejected by the ASV (used by the 2019 t-DCF).
+    pfa_spoof_asv : float
+        Spoof trials accepted by the ASV (used by the 2021 t-DCF).
+    threshold, eer : float or None
+        ASV threshold the rates were measured at and the ASV EER, when known.
+    """
+
+    pfa_asv: float
+    pmiss_asv: float
+    pmiss_spoof_asv: float
+    pfa_spoof_asv: float
+    threshold: float | None = None
+    eer: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("pfa_asv", "pmiss_asv", "pmiss_spoof_asv", "pfa_spoof_asv", "eer"):
+            _check_probability(name, getattr(self, name))
+
+
+def asv_operating_point(
+    asv_keys: ArrayLike, asv_scores: ArrayLike, *, threshold: float | None = None
+) -> AsvOperatingPoint:
+    """ASV error rates at ``threshold``, by default the ASV EER threshold (as ASVspoof).
+
+    Parameters
+    ----------
+    asv_keys : array-like of str
+        ``"target"``, ``"nontarget"`` or ``"spoof"`` per ASV trial.
+    asv_scores : array-like of float
+        ASV scores, higher = target speaker (the ASV direction; not negated).
+    threshold : float, optional
+        Accept when ``score >= threshold``; default is the official ``compute_eer``
+        threshold of target vs non-target scores.
+    """
+    keys = np.asarray(asv_keys).astype(str)
+    scores = np.asarray(asv_scores, dtype=np.float64)
+    if keys.shape != scores.shape or keys.ndim != 1:
+        raise ParameterError.invalid(
+            "asv_scores", f"a 1-D array of length {keys.size}", scores.shape
+        )
+    unknown = set(np.unique(keys).tolist()) - {"target", "nontarget", "spoof"}
+    if unknown:
+        raise ParameterError.invalid(
+            "asv_keys", "'target', 'nontarget' or 'spoof'", sorted(unknown)
+        )
+    tar, non, spf = (scores[keys == k] for k in ("target", "nontarget", "spoof"))
+    if tar.size == 0 or non.size == 0 or spf.size == 0:
+        raise ParameterError.invalid(
+            "asv_keys", "target, nontarget and spoof trials", f"{tar.size}/{non.size}/{spf.size}"
+        )
+    eer, eer_threshold = _official_eer(tar, non)
+    thr = eer_threshold if threshold is None else float(threshold)
+    return AsvOperatingPoint(
+        pfa_asv=float(np.count_nonzero(non >= thr) / non.size),
+        pmiss_asv=float(np.count_nonzero(tar < thr) / tar.size),
+        pmiss_spoof_asv=float(np.count_nonzero(spf < thr) / spf.size),
+        pfa_spoof_asv=float(np.count_nonzero(spf >= thr) / spf.size),
+        threshold=thr,
+        eer=eer,
+    )
+
+
+def _fill_priors(model: Any) -> None:
+    """Default ``p_tar``, ``p_non`` to 0.99, 0.01 of ``1 - p_spoof`` as ASVspoof; check the sum."""
+    _check_probability("p_spoof", model.p_spoof)
+    if model.p_tar is None:
+        object.__setattr__(model, "p_tar", (1.0 - model.p_spoof) * 0.99)
+    if model.p_non is None:
+        object.__setattr__(model, "p_non", (1.0 - model.p_spoof) * 0.01)
+    total = model.p_tar + model.p_non + model.p_spoof
+    for name in ("p_tar", "p_non"):
+        _check_probability(name, getattr(model, name))
+    if abs(total - 1.0) > 1e-10:
+        raise ParameterError.invalid("p_tar + p_non + p_spoof", "1", total)
+
+
+def _priors(model: TDCFCostModel2019 | TDCFCostModel2021) -> tuple[float, float]:
+    """``(p_tar, p_non)`` of a cost model, filled in by ``__post_init__``."""
+    assert model.p_tar is not None and model.p_non is not None
+    return model.p_tar, model.p_non
+
+
+@dataclass(frozen=True)
+class TDCFCostModel2019:
+    """ASVspoof 2019 t-DCF cost model (Kinnunen et al. 2018, ASVspoof 2019 evaluation plan).
+
+    Separate ASV and CM costs; ``p_tar``, ``p_non`` default to 0.99, 0.01 of ``1 - p_spoof``.
+    """
+
+    p_spoof: float = 0.05
+    p_tar: float | None = None
+    p_non: float | None = None
+    c_miss_asv: float = 1.0
+    c_fa_asv: float = 10.0
+    c_miss_cm: float = 1.0
+    c_fa_cm: float = 10.0
+
+    def __post_init__(self) -> None:
+        _fill_priors(self)
+
+
+@dataclass(frozen=True)
+class TDCFCostModel2021:
+    """ASVspoof 2021 t-DCF cost model (Kinnunen et al. 2020): tandem costs of each error.
+
+    ``c_miss`` rejects a target, ``c_fa`` accepts a non-target, ``c_fa_spoof`` accepts a
+    spoof; ``p_tar``, ``p_non`` default to 0.99, 0.01 of ``1 - p_spoof``.
+    """
+
+    p_spoof: float = 0.05
+    p_tar: float | None = None
+    p_non: float | None = None
+    c_miss: float = 1.0
+    c_fa: float = 10.0
+    c_fa_spoof: float = 10.0
+
+    def __post_init__(self) -> None:
+        _fill_priors(self)
+
+
+def tdcf_curve(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    asv: AsvOperatingPoint,
+    formula: str = "2021",
+    cost_model: TDCFCostModel2019 | TDCFCostModel2021 | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Normalised t-DCF at every CM threshold of :func:`det_curve`.
+
+    ``formula="2019"`` is the ASVspoof 2019 ``compute_tDCF``: ``(C1 Pmiss_cm + C2 Pfa_cm)
+    / min(C1, C2)``. ``formula="2021"`` is the revised t-DCF of Kinnunen et al. (2020) used
+    by ASVspoof 2021: ``(C0 + C1 Pmiss_cm + C2 Pfa_cm) / (C0 + min(C1, C2))``.
+
+    Returns
+    -------
+    tdcf : ndarray
+        Normalised t-DCF per threshold.
+    thresholds : ndarray
+        Library-direction CM thresholds (flag when ``score >= threshold``).
+    """
+    if formula == "2019":
+        cm = cost_model or TDCFCostModel2019()
+        if not isinstance(cm, TDCFCostModel2019):
+            raise ParameterError.invalid("cost_model", "a TDCFCostModel2019", type(cm).__name__)
+        p_tar, p_non = _priors(cm)
+        c0 = 0.0
+        c1 = p_tar * (cm.c_miss_cm - cm.c_miss_asv * asv.pmiss_asv) - (
+            p_non * cm.c_fa_asv * asv.pfa_asv
+        )
+        c2 = cm.c_fa_cm * cm.p_spoof * (1.0 - asv.pmiss_spoof_asv)
+    elif formula == "2021":
+        cm = cost_model or TDCFCostModel2021()
+        if not isinstance(cm, TDCFCostModel2021):
+            raise ParameterError.invalid("cost_model", "a TDCFCostModel2021", type(cm).__name__)
+        p_tar, p_non = _priors(cm)
+        c0 = p_tar * cm.c_miss * asv.pmiss_asv + p_non * cm.c_fa * asv.pfa_asv
+        c1 = p_tar * cm.c_miss - c0
+        c2 = cm.p_spoof * cm.c_fa_spoof * asv.pfa_spoof_asv
+    else:
+        raise ParameterError.invalid("formula", "'2019' or '2021'", formula)
+    if c1 < 0 or c2 < 0 or min(c1, c2) + c0 <= 0:
+        raise ParameterError(
+            f"t-DCF weights C0={c0:.5g}, C1={c1:.5g}, C2={c2:.5g} are invalid for this ASV "
+            "operating point; check the ASV error rates."
+        )
+    p_miss, p_fa, thresholds = det_curve(y_true, y_score)
+    tdcf = c0 + c1 * p_miss + c2 * p_fa
+    return tdcf / (c0 + min(c1, c2)), thresholds
+
+
+def min_tdcf_2019(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    asv: AsvOperatingPoint,
+    cost_model: TDCFCostModel2019 | None = None,
+) -> float:
+    """Minimum normalised t-DCF with the ASVspoof 2019 formula (see :func:`tdcf_curve`)."""
+    curve, _ = tdcf_curve(y_true, y_score, asv=asv, formula="2019", cost_model=cost_model)
+    return float(curve.min())
+
+
+def min_tdcf_2021(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    asv: AsvOperatingPoint,
+    cost_model: TDCFCostModel2021 | None = None,
+) -> float:
+    """Minimum normalised t-DCF with the revised ASVspoof 2021 formula (see :func:`tdcf_curve`)."""
+    curve, _ = tdcf_curve(y_true, y_score, asv=asv, formula="2021", cost_model=cost_model)
+    return float(curve.min())
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def breakdown(
+    y_true: ArrayLike, y_score: ArrayLike, groups: ArrayLike
+) -> dict[Hashable, dict[str, Any]]:
+    """EER and trial counts per group (attack system, codec, channel...).
+
+    A group holding both classes is scored on its own trials (per-condition EER). A
+    group holding only spoofs is scored against **all** bona fide trials, which is the
+    ASVspoof per-attack EER. Groups without spoof trials (such as ``"-"``, the bona
+    fide "system" of ASVspoof protocols) are left out.
+
+    Returns
+    -------
+    dict
+        ``{group: {"eer", "threshold", "n_bonafide", "n_spoof", "bonafide": "group" | "all"}}``,
+        groups sorted by their string form (any hashable values, ``None`` included).
+    """
+    y = np.asarray(y_true)
+    s = np.asarray(y_score, dtype=np.float64)
+    g = np.asarray(groups)
+    _check_binary(y, s)
+    if g.shape != y.shape:
+        raise ParameterError.invalid("groups", f"an array of length {y.size}", f"shape {g.shape}")
+    is_spoof = y == SPOOF
+    index: dict[Hashable, int] = {}
+    codes = np.array([index.setdefault(v, len(index)) for v in g.tolist()], dtype=np.intp)
+    out: dict[Hashable, dict[str, Any]] = {}
+    for group in sorted(index, key=lambda v: (v is None, str(v))):
+        in_group = codes == index[group]
+        spoof = in_group & is_spoof
+        if not spoof.any():
+            continue
+        bona = in_group & ~is_spoof
+        pool = "group" if bona.any() else "all"
+        if pool == "all":
+            bona = ~is_spoof
+        keep = spoof | bona
+        eer, threshold = compute_eer(y[keep], s[keep])
+        out[group] = {
+            "eer": eer,
+            "threshold": threshold,
+            "n_bonafide": int(np.count_nonzero(bona)),
+            "n_spoof": int(np.count_nonzero(spoof)),
+            "bonafide": pool,
+        }
+    return out
+
+
+def summarize(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    llr: bool,
+    asv: AsvOperatingPoint | None = None,
+    groups: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Every applicable metric, as plain JSON-ready values.
+
+    Parameters
+    ----------
+    y_true, y_score : array-like
+        Labels (1 = spoof) and library-direction scores.
+    llr : bool
+        Scores are natural-log LLRs: add ``act_dcf`` and ``cllr``.
+    asv : AsvOperatingPoint, optional
+        Add ``min_tdcf_2019`` and ``min_tdcf_2021`` (and the ASV rates under ``"asv"``).
+    groups : array-like, optional
+        Add a per-group ``"breakdown"`` (see :func:`breakdown`).
+
+    Returns
+    -------
+    dict
+        ``n_trials``, ``n_bonafide``, ``n_spoof``, ``eer`` (fraction), ``eer_threshold``,
+        ``min_dcf`` and the optional entries above.
+    """
+    bona, spoof = _check_binary(y_true, y_score)
+    eer, eer_threshold = compute_eer(y_true, y_score)
+    out: dict[str, Any] = {
+        "n_trials": int(bona.size + spoof.size),
+        "n_bonafide": int(bona.size),
+        "n_spoof": int(spoof.size),
+        "eer": eer,
+        "eer_threshold": eer_threshold,
+        "min_dcf": min_dcf(y_true, y_score),
+    }
+    if llr:
+        out["act_dcf"] = act_dcf(y_true, y_score)
+        out["cllr"] = cllr(y_true, y_score)
+    if asv is not None:
+        out["min_tdcf_2019"] = min_tdcf_2019(y_true, y_score, asv=asv)
+        out["min_tdcf_2021"] = min_tdcf_2021(y_true, y_score, asv=asv)
+        out["asv"] = asdict(asv)
+    if groups is not None:
+        out["breakdown"] = {str(k): v for k, v in breakdown(y_true, y_score, groups).items()}
+    logger.debug("summarize: %d trials, EER %.4f %%", out["n_trials"], 100 * eer)
+    return out
