@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HASH   := $(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test install-run install-test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Serving needs only the core + api extras (onnxruntime, no torch).
+$(VENV)/.run-$(HASH): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[api]'
+	@touch $@
+
+# Tests also train tiny models (torch) and lint.
+$(VENV)/.test-$(HASH): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[api,dev,train]'
+	@touch $@
+
+install-run: $(VENV)/.run-$(HASH)
+install-test: $(VENV)/.test-$(HASH)
+
+## Score the bundled example clips with the embedded default model.
+run: install-run
+	$(VENV)/bin/audio-detect score tests/fixtures/audio/*.flac
+
+## Install and run the test suite.
+test: install-test
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+lint: install-test
+	$(VENV)/bin/ruff check audio_detect api tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,706 @@
+"""Decoding of call recordings from any container into mono float32.
+
+:func:`load_audio` is the front door of the product: every recording, whatever its
+origin, goes through it. It accepts a path, bytes or a binary file object, detects the
+container **by content** (never by file extension), decodes with libsndfile
+(``soundfile``) when it can and with FFmpeg (PyAV) otherwise, selects or mixes channels,
+resamples with soxr and returns an :class:`~audio_detect.audio.types.Audio`.
+
+Hostile input never crashes or hangs the caller; it raises a typed error:
+
+* :class:`~audio_detect.exceptions.AudioDecodeError` for empty input, truncated or
+  corrupt data, non-audio data, absurd header values (sample rate outside
+  ``[MIN_SR, MAX_SR]``, 0 or more than ``MAX_CHANNELS`` channels) and non-finite
+  samples. :class:`~audio_detect.exceptions.UnsupportedFormatError` (a subclass) when a
+  container is recognised but holds no decodable audio stream.
+* :class:`~audio_detect.exceptions.AudioTooLongError` when the input is larger than
+  ``max_bytes`` (checked before decoding) or decodes to more than ``max_seconds``
+  (checked block by block *while* decoding, so decompression bombs stop early with
+  bounded memory).
+* :class:`~audio_detect.exceptions.AudioTooShortError` when a well-formed input holds
+  zero samples (a WAV header with an empty data chunk, say).
+* :class:`~audio_detect.exceptions.ParameterError` for invalid arguments, including a
+  ``channel`` index the input does not have.
+
+G.711 (µ-law, A-law) is implemented here with lookup tables that reproduce ITU-T
+G.711 exactly as Python's former ``audioop`` module did (``audioop`` is gone in 3.13).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..exceptions import (
+    AudioDecodeError,
+    AudioDetectError,
+    AudioTooLongError,
+    AudioTooShortError,
+    ParameterError,
+    UnsupportedFormatError,
+)
+from .types import Audio
+
+__all__ = [
+    "MAX_CHANNELS",
+    "MAX_SR",
+    "MIN_SR",
+    "RAW_ENCODINGS",
+    "RawFormat",
+    "decode_raw",
+    "encode_g711",
+    "load_audio",
+    "resample",
+    "save_audio",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Encodings accepted for headerless input.
+RAW_ENCODINGS = ("pcm_s16le", "mulaw", "alaw")
+#: Sample rates outside this range are rejected as absurd (source and target).
+MIN_SR = 1000
+MAX_SR = 768_000
+#: Inputs with more channels than this are rejected as absurd.
+MAX_CHANNELS = 256
+
+_BLOCK_SAMPLES = 2**18  # samples (all channels) per soundfile read: 1 MiB of float32
+_RAW_CODECS = {"pcm_s16le": ("pcm_s16le", 16), "mulaw": ("pcm_mulaw", 8), "alaw": ("pcm_alaw", 8)}
+_SAVE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+# libsndfile containers used on the fast path; anything else (MP3...) goes to FFmpeg.
+_SF_CONTAINERS = {
+    "WAV": "wav", "WAVEX": "wav", "RF64": "rf64", "W64": "w64", "FLAC": "flac",
+    "OGG": "ogg", "AIFF": "aiff", "AU": "au", "CAF": "caf", "NIST": "nist",
+}  # fmt: skip
+_SF_CODECS = {
+    "PCM_S8": ("pcm_s8", 8), "PCM_U8": ("pcm_u8", 8), "PCM_16": ("pcm_s16", 16),
+    "PCM_24": ("pcm_s24", 24), "PCM_32": ("pcm_s32", 32), "FLOAT": ("pcm_f32", 32),
+    "DOUBLE": ("pcm_f64", 64), "ULAW": ("pcm_mulaw", 8), "ALAW": ("pcm_alaw", 8),
+    "GSM610": ("gsm", None), "IMA_ADPCM": ("adpcm_ima", None), "MS_ADPCM": ("adpcm_ms", None),
+    "G721_32": ("g721", None), "VORBIS": ("vorbis", None), "OPUS": ("opus", None),
+}  # fmt: skip
+_EMPTY = np.zeros(0, dtype=np.float32)
+_PAGE_MIN, _PAGE_MAX = 2**16, 2**22  # samples per storage page (256 kB .. 16 MB)
+_AV_CONTAINERS = {"mov": "mp4", "matroska": "matroska", "amr": "amr", "wav": "wav"}
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """Description of headerless input.
+
+    Parameters
+    ----------
+    encoding : str
+        ``"pcm_s16le"`` (16-bit little-endian PCM), ``"mulaw"`` or ``"alaw"`` (G.711).
+    sr : int
+        Sample rate in Hz.
+    channels : int
+        Number of interleaved channels.
+    """
+
+    encoding: str
+    sr: int
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        _check_raw_args(self.encoding, self.sr, self.channels)
+
+
+# --------------------------------------------------------------------------- G.711
+
+
+def _g711_tables() -> dict[str, np.ndarray]:
+    codes = np.arange(256, dtype=np.int32)
+    u = ~codes & 0xFF
+    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+    ulaw_dec = np.where(u & 0x80, 0x84 - t, t - 0x84)
+    a = codes ^ 0x55
+    seg = (a & 0x70) >> 4
+    t = ((a & 0x0F) << 4) + np.where(seg == 0, 8, 0x108)
+    t = t << np.maximum(seg - 1, 0)
+    alaw_dec = np.where(a & 0x80, t, -t)
+
+    lin = np.arange(-32768, 32768, dtype=np.int32)
+    x = lin >> 2  # 14-bit, as audioop.lin2ulaw
+    mask = np.where(x < 0, 0x7F, 0xFF)
+    mag = np.minimum(np.abs(x), 8159) + 33
+    seg = np.searchsorted(np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF]), mag)
+    uval = (seg << 4) | ((mag >> np.minimum(seg + 1, 15)) & 0xF)
+    ulaw_enc = np.where(seg >= 8, 0x7F ^ mask, uval ^ mask) & 0xFF
+    x = lin >> 3  # 13-bit, as audioop.lin2alaw
+    mask = np.where(x >= 0, 0xD5, 0x55)
+    mag = np.where(x >= 0, x, -x - 1)
+    seg = np.searchsorted(np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF]), mag)
+    aval = (seg << 4) | ((mag >> np.where(seg < 2, 1, np.minimum(seg, 15))) & 0xF)
+    alaw_enc = np.where(seg >= 8, 0x7F ^ mask, aval ^ mask) & 0xFF
+    return {
+        "mulaw_dec": ulaw_dec.astype(np.int16),
+        "alaw_dec": alaw_dec.astype(np.int16),
+        "mulaw_enc": ulaw_enc.astype(np.uint8),
+        "alaw_enc": alaw_enc.astype(np.uint8),
+    }
+
+
+_G711 = _g711_tables()
+
+
+def encode_g711(y: np.ndarray, *, encoding: str) -> bytes:
+    """Encode float samples in [-1, 1] to G.711 bytes.
+
+    Samples are rounded to 16-bit PCM (``round(y * 32768)``, clipped) and companded
+    exactly as ``audioop.lin2ulaw`` / ``audioop.lin2alaw`` with width 2.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Samples, shape ``(n,)`` or ``(channels, n)`` (interleaved on output).
+    encoding : str
+        ``"mulaw"`` or ``"alaw"``.
+
+    Returns
+    -------
+    bytes
+        One byte per sample.
+    """
+    if encoding not in ("mulaw", "alaw"):
+        raise ParameterError.invalid("encoding", "'mulaw' or 'alaw'", encoding)
+    pcm = _float_to_int16(y)
+    table = _G711[f"{encoding}_enc"]
+    return table[pcm.astype(np.int32) + 32768].tobytes()
+
+
+def _float_to_int16(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim not in (1, 2):
+        raise ParameterError.invalid("y", "a 1-D or 2-D (channels, n) array", f"ndim={y.ndim}")
+    if y.ndim == 2:
+        y = y.T  # interleave
+    y = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise ParameterError.invalid("y", "finite samples", "an array with NaN or Inf")
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16).ravel()
+
+
+def _check_raw_args(encoding: str, sr: int, channels: int) -> None:
+    if encoding not in RAW_ENCODINGS:
+        raise ParameterError.invalid("encoding", f"one of {RAW_ENCODINGS}", encoding)
+    if isinstance(sr, bool) or not isinstance(sr, int | np.integer) or not MIN_SR <= sr <= MAX_SR:
+        raise ParameterError.invalid("sr", f"an integer in [{MIN_SR}, {MAX_SR}]", sr)
+    if isinstance(channels, bool) or not isinstance(channels, int | np.integer):
+        raise ParameterError.invalid("channels", f"an integer in [1, {MAX_CHANNELS}]", channels)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise ParameterError.invalid("channels", f"an integer in [1, {MAX_CHANNELS}]", channels)
+
+
+def decode_raw(data: bytes, *, encoding: str, sr: int, channels: int = 1) -> np.ndarray:
+    """Decode headerless PCM16 or G.711 bytes to float32.
+
+    A trailing partial frame (bytes that do not fill one sample of every channel) is
+    dropped.
+
+    Parameters
+    ----------
+    data : bytes
+        Raw interleaved samples.
+    encoding : str
+        One of :data:`RAW_ENCODINGS`.
+    sr : int
+        Sample rate (validated only; the data carry no timing).
+    channels : int
+        Number of interleaved channels.
+
+    Returns
+    -------
+    np.ndarray
+        float32 in [-1, 1), shape ``(n,)`` for mono, ``(channels, n)`` otherwise.
+    """
+    _check_raw_args(encoding, sr, channels)
+    width = 2 if encoding == "pcm_s16le" else 1
+    buf = memoryview(data).cast("B")
+    usable = (len(buf) // (width * channels)) * width * channels
+    if usable != len(buf):
+        logger.debug("decode_raw: dropping %d trailing bytes", len(buf) - usable)
+    if encoding == "pcm_s16le":
+        pcm = np.frombuffer(buf[:usable], dtype="<i2")
+    else:
+        pcm = _G711[f"{encoding}_dec"][np.frombuffer(buf[:usable], dtype=np.uint8)]
+    y = pcm.astype(np.float32) / np.float32(32768.0)
+    if channels == 1:
+        return y
+    return np.ascontiguousarray(y.reshape(-1, channels).T)
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample with soxr (quality ``"HQ"``).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Samples, shape ``(n,)`` or ``(channels, n)``.
+    orig_sr, target_sr : int
+        Sample rates in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        float32, ``round(n * target_sr / orig_sr)`` samples per channel.
+    """
+    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
+        if isinstance(rate, bool) or not isinstance(rate, int | np.integer) or rate <= 0:
+            raise ParameterError.invalid(name, "a positive integer", rate)
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim not in (1, 2):
+        raise ParameterError.invalid("y", "a 1-D or 2-D (channels, n) array", f"ndim={y.ndim}")
+    if orig_sr == target_sr or y.shape[-1] == 0:
+        n = round(y.shape[-1] * target_sr / orig_sr)
+        return y[..., :n].copy() if orig_sr == target_sr else np.zeros((*y.shape[:-1], n), "f4")
+    out = soxr.resample(y.T, int(orig_sr), int(target_sr), quality="HQ")
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).T)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_audio(
+    path: str | os.PathLike[str], y: np.ndarray, *, sr: int, subtype: str | None = None
+) -> None:
+    """Write samples with soundfile; the format follows the suffix (wav, flac, ogg).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; suffix ``.wav``, ``.flac`` or ``.ogg``.
+    y : np.ndarray
+        float samples, shape ``(n,)`` or ``(channels, n)``.
+    sr : int
+        Sample rate.
+    subtype : str, optional
+        soundfile subtype (``"PCM_16"``, ``"FLOAT"``, ``"ULAW"``...); soundfile's
+        default for the format when None (Vorbis for ``.ogg``).
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in _SAVE_FORMATS:
+        raise ParameterError.invalid("path", f"a file name ending in {sorted(_SAVE_FORMATS)}", path)
+    if isinstance(sr, bool) or not isinstance(sr, int | np.integer) or sr <= 0:
+        raise ParameterError.invalid("sr", "a positive integer", sr)
+    y = np.asarray(y)
+    if y.ndim not in (1, 2):
+        raise ParameterError.invalid("y", "a 1-D or 2-D (channels, n) array", f"ndim={y.ndim}")
+    if not np.isfinite(y).all():
+        raise ParameterError.invalid("y", "finite samples", "an array with NaN or Inf")
+    fmt = _SAVE_FORMATS[suffix]
+    if subtype is not None and not sf.check_format(fmt, subtype):
+        raise ParameterError.invalid("subtype", f"a soundfile subtype valid for {fmt}", subtype)
+    data = y.T if y.ndim == 2 else y
+    sf.write(os.fspath(path), data, int(sr), subtype=subtype, format=fmt)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class _Sink:
+    """Collects decoded blocks: limit check, finiteness, channel pick, streaming resample."""
+
+    source_sr: int
+    channels: int
+    channel: str | int
+    target_sr: int
+    max_seconds: float
+    frames: int = 0
+    clipped: int = 0
+    stored: int = 0
+    pages: list[np.ndarray] = field(default_factory=list)
+    _stream: Any = None
+
+    def __post_init__(self) -> None:
+        if not MIN_SR <= self.source_sr <= MAX_SR:
+            raise AudioDecodeError(
+                f"Declared sample rate {self.source_sr} Hz is outside [{MIN_SR}, {MAX_SR}]."
+            )
+        if not 1 <= self.channels <= MAX_CHANNELS:
+            raise AudioDecodeError(
+                f"Declared channel count {self.channels} is outside [1, {MAX_CHANNELS}]."
+            )
+        if isinstance(self.channel, int) and self.channel >= self.channels:
+            raise ParameterError.invalid(
+                "channel", f"'mix' or an integer in [0, {self.channels})", self.channel
+            )
+        if self.target_sr != self.source_sr:
+            self._stream = soxr.ResampleStream(
+                self.source_sr, self.target_sr, 1, dtype="float32", quality="HQ"
+            )
+
+    def push(self, block: np.ndarray) -> None:
+        """Add a ``(frames, channels)`` block at the source rate."""
+        self.frames += block.shape[0]
+        if self.frames > self.max_seconds * self.source_sr:
+            raise AudioTooLongError(
+                f"Audio is longer than max_seconds={self.max_seconds:g} "
+                f"(stopped decoding after {self.frames / self.source_sr:.1f} s)."
+            )
+        if not np.isfinite(block).all():
+            raise AudioDecodeError("Audio contains non-finite samples (NaN or Inf).")
+        if isinstance(self.channel, int):
+            mono = block[:, self.channel]
+        elif block.shape[1] > 1:
+            mono = block.mean(axis=1, dtype=np.float32)
+        else:
+            mono = block[:, 0]
+        mono = np.asarray(mono, dtype=np.float32)
+        self.clipped += int(np.count_nonzero(np.abs(mono) > 1.0))
+        if self._stream is not None:
+            mono = self._stream.resample_chunk(np.ascontiguousarray(mono), last=False)
+        self._store(np.asarray(mono, dtype=np.float32))
+
+    def _store(self, mono: np.ndarray) -> None:
+        # Geometrically growing pages up to 16 MB: large pages are mmap-ed by malloc, so
+        # releasing them in finish() returns memory to the OS and the peak stays near
+        # one copy of the signal (a list of small blocks + concatenate would double it).
+        pos = 0
+        while pos < mono.size:
+            used = self.stored - sum(p.size for p in self.pages[:-1])
+            if not self.pages or used == self.pages[-1].size:
+                size = min(_PAGE_MAX, max(_PAGE_MIN, self.stored))
+                self.pages.append(np.empty(size, dtype=np.float32))
+                used = 0
+            n = min(mono.size - pos, self.pages[-1].size - used)
+            self.pages[-1][used : used + n] = mono[pos : pos + n]
+            self.stored += n
+            pos += n
+
+    def finish(self) -> np.ndarray:
+        """Return the mono float32 signal at the target rate, clipped to [-1, 1]."""
+        if self._stream is not None:
+            tail = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            self._store(np.asarray(tail, dtype=np.float32))
+            self._stream = None
+        pages, self.pages = self.pages, []
+        y = np.empty(self.stored, dtype=np.float32)
+        pos = 0
+        for i, page in enumerate(pages):
+            n = min(page.size, self.stored - pos)
+            y[pos : pos + n] = page[:n]
+            pos += n
+            pages[i] = _EMPTY  # release as we go
+        return np.clip(y, -1.0, 1.0, out=y)
+
+
+@dataclass
+class _Decoded:
+    sink: _Sink
+    codec: str
+    container: str
+    bit_depth: int | None
+    decoder: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def load_audio(
+    source: str | os.PathLike[str] | bytes | bytearray | BinaryIO,
+    *,
+    sr: int | None = None,
+    channel: str | int = "mix",
+    max_seconds: float = 4 * 3600.0,
+    max_bytes: int | None = 512 * 2**20,
+    raw: RawFormat | None = None,
+) -> Audio:
+    """Decode any supported recording into mono float32.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray or binary file object
+        The recording. Paths are read through a file object so the container is
+        always detected by content, never by extension.
+    sr : int, optional
+        Target sample rate (soxr ``HQ``); None keeps the source rate.
+    channel : str or int
+        ``"mix"`` averages all channels; an integer selects that 0-based channel.
+    max_seconds : float
+        Longest accepted duration; decoding stops with ``AudioTooLongError`` as soon
+        as more than this has been decoded.
+    max_bytes : int, optional
+        Largest accepted input size in bytes, checked before decoding
+        (``AudioTooLongError``); None for no limit.
+    raw : RawFormat, optional
+        Treat the input as headerless PCM16 / G.711 with this format.
+
+    Returns
+    -------
+    Audio
+        Samples in [-1, 1] and the origin metadata. ``extra["decoder"]`` tells which
+        path decoded it (``"soundfile"``, ``"pyav"`` or ``"raw"``).
+
+    Raises
+    ------
+    AudioDecodeError
+        Empty, corrupt, truncated or non-audio input; absurd header values;
+        NaN/Inf samples; an unreadable path.
+    AudioTooLongError
+        Input larger than ``max_bytes`` or longer than ``max_seconds``.
+    AudioTooShortError
+        Well-formed input that holds zero samples.
+    ParameterError
+        Invalid arguments, or a ``channel`` index the input lacks.
+    """
+    _check_load_args(sr=sr, channel=channel, max_seconds=max_seconds, max_bytes=max_bytes, raw=raw)
+    channel = "mix" if isinstance(channel, str) else int(channel)
+    sr = None if sr is None else int(sr)
+    fobj, close = _open_source(source, max_bytes=max_bytes)
+    try:
+        if raw is not None:
+            decoded = _decode_raw_input(fobj, raw, sr, channel, max_seconds)
+        else:
+            decoded = _decode_any(fobj, sr, channel, max_seconds)
+    finally:
+        if close:
+            fobj.close()
+    sink = decoded.sink
+    if sink.frames == 0:
+        raise AudioTooShortError("The input is well-formed but holds zero audio samples.")
+    samples = sink.finish()
+    extra = {"decoder": decoded.decoder, **decoded.extra}
+    if sink.clipped:
+        extra["clipped_samples"] = sink.clipped
+    logger.debug(
+        "load_audio: %s/%s via %s, %d Hz x %d ch -> %d samples at %d Hz",
+        decoded.container, decoded.codec, decoded.decoder, sink.source_sr, sink.channels,
+        samples.size, sink.target_sr,
+    )  # fmt: skip
+    return Audio(
+        samples=samples,
+        sr=sink.target_sr,
+        source_sr=sink.source_sr,
+        channels=sink.channels,
+        codec=decoded.codec,
+        container=decoded.container,
+        bit_depth=decoded.bit_depth,
+        extra=extra,
+    )
+
+
+def _check_load_args(*, sr: Any, channel: Any, max_seconds: Any, max_bytes: Any, raw: Any) -> None:
+    if sr is not None and (
+        isinstance(sr, bool) or not isinstance(sr, int | np.integer) or not MIN_SR <= sr <= MAX_SR
+    ):
+        raise ParameterError.invalid("sr", f"None or an integer in [{MIN_SR}, {MAX_SR}]", sr)
+    if channel != "mix" and (
+        isinstance(channel, bool) or not isinstance(channel, int | np.integer) or channel < 0
+    ):
+        raise ParameterError.invalid("channel", "'mix' or a non-negative integer", channel)
+    if isinstance(max_seconds, bool) or not isinstance(max_seconds, int | float):
+        raise ParameterError.invalid("max_seconds", "a positive number", max_seconds)
+    if not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ParameterError.invalid("max_seconds", "a positive number", max_seconds)
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0
+    ):
+        raise ParameterError.invalid("max_bytes", "None or a positive integer", max_bytes)
+    if raw is not None and not isinstance(raw, RawFormat):
+        raise ParameterError.invalid("raw", "None or a RawFormat", raw)
+
+
+def _open_source(source: Any, *, max_bytes: int | None) -> tuple[BinaryIO, bool]:
+    """Return a seekable binary file object and whether the caller must close it."""
+    limit = max_bytes if max_bytes is not None else -1
+    if isinstance(source, bytes | bytearray | memoryview):
+        size = memoryview(source).nbytes
+        _check_size(size, max_bytes)
+        return io.BytesIO(source), True
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        try:
+            fobj = open(path, "rb")  # noqa: SIM115 - closed by load_audio
+            size = os.fstat(fobj.fileno()).st_size
+        except OSError as exc:
+            raise AudioDecodeError(f"Cannot read {path!r}: {exc.strerror or exc}.") from exc
+        try:
+            _check_size(size, max_bytes)
+        except AudioDetectError:
+            fobj.close()
+            raise
+        return fobj, True  # type: ignore[return-value]
+    if hasattr(source, "read"):
+        buf = _read_limited(source, limit)
+        _check_size(buf.tell(), max_bytes, at_least=True)
+        buf.seek(0)
+        return buf, True
+    raise ParameterError.invalid(
+        "source", "a path, bytes or a binary file object", type(source).__name__
+    )
+
+
+def _read_limited(source: Any, limit: int) -> io.BytesIO:
+    """Copy a file object to EOF, or to ``limit + 1`` bytes (``limit < 0``: no limit)."""
+    out = io.BytesIO()
+    total = 0
+    while limit < 0 or total <= limit:
+        want = 2**20 if limit < 0 else min(2**20, limit + 1 - total)
+        try:
+            chunk = source.read(want)
+        except Exception as exc:
+            raise AudioDecodeError(f"Cannot read from the file object: {exc}.") from exc
+        if isinstance(chunk, str) or not isinstance(chunk, bytes | bytearray | memoryview | None):
+            raise ParameterError.invalid(
+                "source", "a file object opened in binary mode", type(source).__name__
+            )
+        if not chunk:  # b"" at EOF (None: a non-blocking stream with nothing to give)
+            break
+        total += out.write(chunk)
+    return out
+
+
+def _check_size(size: int, max_bytes: int | None, *, at_least: bool = False) -> None:
+    if size == 0:
+        raise AudioDecodeError("The input is empty (0 bytes).")
+    if max_bytes is not None and size > max_bytes:
+        more = "more than " if at_least else ""
+        raise AudioTooLongError(f"The input is {more}{size} bytes, above max_bytes={max_bytes}.")
+
+
+def _decode_raw_input(
+    fobj: BinaryIO, raw: RawFormat, sr: int | None, channel: str | int, max_seconds: float
+) -> _Decoded:
+    data = fobj.read()
+    width = 2 if raw.encoding == "pcm_s16le" else 1
+    n_frames = len(data) // (width * raw.channels)
+    sink = _Sink(raw.sr, raw.channels, channel, sr or raw.sr, max_seconds)
+    if n_frames > max_seconds * raw.sr:
+        raise AudioTooLongError(
+            f"Raw input holds {n_frames / raw.sr:.1f} s, above max_seconds={max_seconds:g}."
+        )
+    y = decode_raw(data, encoding=raw.encoding, sr=raw.sr, channels=raw.channels)
+    block = y[:, None] if y.ndim == 1 else y.T
+    for start in range(0, block.shape[0], _BLOCK_SAMPLES):
+        sink.push(block[start : start + _BLOCK_SAMPLES])
+    codec, bits = _RAW_CODECS[raw.encoding]
+    return _Decoded(sink, codec, "raw", bits, "raw")
+
+
+def _decode_any(fobj: BinaryIO, sr: int | None, channel: str | int, max_seconds: float) -> _Decoded:
+    def make_sink(source_sr: int, channels: int) -> _Sink:
+        return _Sink(int(source_sr), int(channels), channel, sr or int(source_sr), max_seconds)
+
+    fobj.seek(0)
+    decoded, sf_reason = None, "skipped (MPEG audio)"
+    # MPEG audio goes straight to FFmpeg: libsndfile's mpg123 probe chatters on stderr.
+    if not _looks_like_mpeg_audio(fobj.read(4)):
+        try:
+            decoded = _decode_soundfile(fobj, make_sink)
+            sf_reason = "format left to FFmpeg" if decoded is None else "zero frames"
+        except AudioDetectError:
+            raise
+        except Exception as exc:  # libsndfile rejected the data: let FFmpeg try
+            sf_reason = f"{type(exc).__name__}: {exc}"
+            logger.debug("load_audio: soundfile failed (%s); trying PyAV", sf_reason)
+    if decoded is not None and decoded.sink.frames > 0:
+        return decoded
+    try:
+        return _decode_pyav(fobj, make_sink)
+    except AudioDetectError:
+        raise
+    except Exception as exc:
+        raise AudioDecodeError(
+            f"Cannot decode the input as audio (soundfile: {sf_reason}; "
+            f"FFmpeg: {type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _looks_like_mpeg_audio(head: bytes) -> bool:
+    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
+def _decode_soundfile(fobj: BinaryIO, make_sink: Any) -> _Decoded | None:
+    fobj.seek(0)
+    with sf.SoundFile(fobj) as f:
+        container = _SF_CONTAINERS.get(f.format)
+        if container is None:
+            logger.debug("load_audio: soundfile sees %s; leaving it to PyAV", f.format)
+            return None
+        sink = make_sink(f.samplerate, f.channels)
+        block = max(256, _BLOCK_SAMPLES // f.channels)
+        while True:
+            data = f.read(block, dtype="float32", always_2d=True)
+            if data.shape[0] == 0:
+                break
+            sink.push(data)
+        codec, bits = _SF_CODECS.get(f.subtype, (f.subtype.lower(), None))
+        if container == "flac":
+            codec = "flac"
+        elif codec.startswith("pcm_s") or codec.startswith("pcm_f"):
+            codec += "be" if container in ("aiff", "au", "caf") else "le"
+        elif codec == "gsm" and container == "wav":
+            codec = "gsm_ms"
+        return _Decoded(sink, codec, container, bits, "soundfile")
+
+
+def _decode_pyav(fobj: BinaryIO, make_sink: Any) -> _Decoded:
+    import av
+
+    fobj.seek(0)
+    head = fobj.read(64)
+    fobj.seek(0)
+    with av.open(fobj, mode="r", metadata_errors="replace") as container:
+        fmt = container.format.name.split(",")[0]
+        if not container.streams.audio:
+            raise UnsupportedFormatError(f"The input ({fmt!r}) has no audio stream.")
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        codec = ctx.codec.canonical_name
+        sink = make_sink(ctx.sample_rate or 0, ctx.channels or 0)
+        resampler: Any = None
+        errors = packets = 0
+        for packet in container.demux(stream):
+            packets += 1
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                errors += 1
+                logger.debug("load_audio: skipping undecodable packet: %s", exc)
+                continue
+            for frame in frames:
+                if resampler is None:
+                    resampler = av.AudioResampler(
+                        format="flt", layout=frame.layout, rate=frame.sample_rate
+                    )
+                    if frame.sample_rate != sink.source_sr or frame.layout.nb_channels != (
+                        sink.channels
+                    ):
+                        sink = make_sink(frame.sample_rate, frame.layout.nb_channels)
+                for out in resampler.resample(frame):
+                    sink.push(out.to_ndarray().reshape(-1, sink.channels))
+        if resampler is not None:
+            for out in resampler.resample(None):
+                sink.push(out.to_ndarray().reshape(-1, sink.channels))
+        if errors and sink.frames == 0:
+            raise AudioDecodeError(f"None of the {packets} audio packets could be decoded.")
+        if errors:
+            logger.warning("load_audio: skipped %d of %d undecodable packets", errors, packets)
+        if fmt == "matroska" and b"webm" in head:
+            container_name = "webm"
+        else:
+            container_name = _AV_CONTAINERS.get(fmt, fmt)
+        bits = _pcm_bits(codec, getattr(ctx.format, "bits", None))
+        return _Decoded(sink, codec, container_name, bits, "pyav", {"decode_errors": errors})
+
+
+def _pcm_bits(codec: str, raw_bits: int | None) -> int | None:
+    if codec in ("pcm_mulaw", "pcm_alaw", "pcm_u8", "pcm_s8"):
+        return 8
+    if codec.startswith("pcm_"):
+        digits = "".join(ch for ch in codec[5:] if ch.isdigit())
+        return int(digits) if digits else None
+    if codec in ("flac", "alac", "wavpack") and raw_bits:
+        return int(raw_bits)
+    return None
