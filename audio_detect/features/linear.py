@@ -1,0 +1,79 @@
+"""Log-linear power spectrogram (the input of spectrogram-based CNN countermeasures).
+
+References
+----------
+.. [1] G. Lavrentyeva et al., "STC antispoofing systems for the ASVspoof2019
+   challenge", Proc. Interspeech 2019 (log power spectrogram front end for LCNN).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from .spectrum import (
+    DEFAULT_WINDOW,
+    append_deltas,
+    iter_power,
+    log_floor,
+    resolve_framing,
+    validate_audio,
+)
+
+__all__ = ["linear_spectrogram"]
+
+logger = logging.getLogger(__name__)
+
+
+def linear_spectrogram(
+    *,
+    y: np.ndarray,
+    sr: int,
+    n_fft: int = 512,
+    win_length: int | None = None,
+    hop_length: int | None = None,
+    deltas: bool = False,
+    window: Any = DEFAULT_WINDOW,
+    center: bool = True,
+) -> np.ndarray:
+    """Natural-log power spectrogram ``log(max(|STFT|**2, 1e-10))`` [1]_.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        1-D floating-point waveform. Any non-empty input yields at least one frame.
+    sr : int
+        Sample rate in Hz (only used for the default window and hop).
+    n_fft : int
+        DFT size; the output has ``1 + n_fft // 2`` frequency rows.
+    win_length, hop_length : int or None
+        Window and hop in samples; ``None`` means 20 ms and 10 ms.
+    deltas : bool
+        Append delta and delta-delta (3-frame regression) rows.
+    window : str, tuple or np.ndarray
+        Analysis window.
+    center : bool
+        Centre frames on ``t * hop_length``.
+
+    Returns
+    -------
+    np.ndarray
+        float32 array of shape ``((1 + n_fft // 2) * (3 if deltas else 1), n_frames)``.
+    """
+    sr, n_fft, win_length, hop_length = resolve_framing(sr, n_fft, win_length, hop_length)
+    x = validate_audio(y)
+    blocks = iter_power(
+        y=x,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        window=window,
+        center=center,
+    )
+    # Cast block by block: the full float64 spectrogram of a long call would be large.
+    out = np.concatenate([log_floor(b).astype(np.float32) for b in blocks], axis=1)
+    if deltas:
+        out = append_deltas(out, width=3)
+    return out
