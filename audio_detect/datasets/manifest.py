@@ -325,8 +325,12 @@ class Manifest(Sequence[Utterance]):
             out["duration_unknown"] = unknown
         return out
 
-    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+    def to_csv(self, path: str | os.PathLike[str], *, relative: bool = False) -> Path:
         """Write the generic CSV format; paths under the CSV's folder are written relative.
+
+        With ``relative=True`` every path is written relative to the CSV's folder (with
+        ``..`` where needed), so a protocol stays valid when the repository and the data
+        beside it move together.
 
         Returns the path written. Utterances without audio get an empty ``path`` cell
         (read them back with ``read_manifest_csv(..., allow_empty_path=True)``).
@@ -341,7 +345,11 @@ class Manifest(Sequence[Utterance]):
             for u in self._items:
                 row = [u.get(c) for c in columns]
                 if u.path is not None:
-                    row[1] = _relative_if_under(u.path, base)
+                    row[1] = (
+                        Path(os.path.relpath(os.path.abspath(u.path), base)).as_posix()
+                        if relative
+                        else _relative_if_under(u.path, base)
+                    )
                 writer.writerow(row)
         logger.info("wrote %d utterances to %s", len(self), path)
         return path

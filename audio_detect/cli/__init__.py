@@ -1,0 +1,52 @@
+"""The ``audio-detect`` command line (typer); one module per command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import setup_logging
+from .evaluate import evaluate
+from .metrics import metrics
+from .models import models
+from .score import score
+
+app = typer.Typer(
+    name="audio-detect",
+    help="Detect synthetic (cloned, TTS, vocoded) speech in call audio.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    setup_logging(verbose)
+
+
+app.command("score")(score)
+app.command("evaluate")(evaluate)
+app.command("metrics")(metrics)
+app.command("models")(models)
+
+
+@app.command("train")
+def train(
+    config: Annotated[Path, typer.Option(help="Training config (configs/*.json).")],
+    manifest: Annotated[Path | None, typer.Option(help="Override the config's manifest.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Model directory to write.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+) -> None:
+    """Train a detector from a config and write a verified model directory."""
+    from .train_classic import run_classic
+
+    run_classic(config, manifest=manifest, out=out, workers=workers)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

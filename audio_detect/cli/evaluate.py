@@ -1,0 +1,88 @@
+"""``audio-detect evaluate``: score a manifest or a public dataset and print metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..exceptions import AudioDetectError
+from ._common import console, fail, stage_progress
+
+
+def evaluate(
+    manifest: Annotated[
+        Path | None, typer.Option(help="Generic CSV manifest (path,label[,system,...]).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Public dataset reader name (with --root).")
+    ] = None,
+    root: Annotated[Path | None, typer.Option(help="Dataset root for --dataset.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name or directory.")] = None,
+    split: Annotated[str | None, typer.Option(help="Keep rows whose split column is this.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Apply a telephone channel condition before scoring.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    scores_out: Annotated[
+        Path | None, typer.Option(help="Write an ASVspoof-format score file here.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+) -> None:
+    """Score every trial; print pooled EER ('EER: <percent>'), minDCF, actDCF, Cllr, breakdowns."""
+    from ..datasets import load_dataset
+    from ..datasets.manifest import read_manifest_csv
+    from ..evaluation import evaluate_manifest, report
+
+    if (manifest is None) == (dataset is None):
+        raise fail("give exactly one of --manifest or --dataset (with --root)")
+    try:
+        if manifest is not None:
+            trials = read_manifest_csv(manifest)
+        else:
+            if root is None:
+                raise fail("--dataset needs --root")
+            trials = load_dataset(str(dataset), root)
+        if split is not None:
+            trials = trials.filter(lambda u: u.get("split") == split)
+        with stage_progress() as progress:
+            result = evaluate_manifest(
+                trials, model=model, channel=channel, workers=workers, progress=progress
+            )
+        metrics = report(result)
+    except AudioDetectError as exc:
+        raise fail(exc) from exc
+    if scores_out is not None:
+        from ..datasets.scores import write_score_file
+
+        write_score_file(
+            scores_out,
+            result.utt_ids,
+            result.llrs,
+            systems=result.systems,
+            keys=["spoof" if y else "bonafide" for y in result.labels],
+        )
+    if json_out is not None:
+        json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    _print(metrics)
+
+
+def _print(m: dict[str, Any]) -> None:
+    console.print(f"EER: {100 * m['eer']:.4f}")
+    console.print(f"minDCF: {m['min_dcf']:.4f}")
+    console.print(f"actDCF: {m['act_dcf']:.4f}")
+    console.print(f"Cllr: {m['cllr']:.4f}")
+    console.print(
+        f"trials: {m['n_trials']} ({m['n_bonafide']} bona fide, {m['n_spoof']} spoof),"
+        f" failed: {m['n_failed']}"
+    )
+    for title, table_data in [("per system", m["per_system"]), *m["per_group"].items()]:
+        table = Table(title=f"EER {title}")
+        for col in ("group", "EER %", "spoof", "bona fide"):
+            table.add_column(col)
+        for k, v in table_data.items():
+            table.add_row(k, f"{100 * v['eer']:.2f}", str(v["n_spoof"]), str(v["n_bonafide"]))
+        console.print(table)

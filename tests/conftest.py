@@ -1,0 +1,71 @@
+"""Shared fixtures: paths to committed audio, the shared corpus (optional), a tiny model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_AUDIO = REPO / "tests" / "fixtures" / "audio"
+
+
+def shared_dir() -> Path:
+    """``$AUDIO_DETECT_SHARED`` or ``<repo>/../shared``."""
+    return Path(os.environ.get("AUDIO_DETECT_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The developers' corpus; skips the test when it is absent (a user's fresh clone)."""
+    path = shared_dir() / "corpus"
+    if not (path / "manifest.csv").is_file():
+        pytest.skip(f"shared corpus not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixture_audio() -> dict[str, Path]:
+    """The committed example clips by stem."""
+    return {p.stem: p for p in sorted(FIXTURE_AUDIO.glob("*.flac"))}
+
+
+@pytest.fixture(scope="session")
+def tiny_gmm_dir(tmp_path_factory: pytest.TempPathFactory, fixture_audio: dict[str, Path]) -> Path:
+    """A real GMM model directory trained in a second on the four fixture clips."""
+    from audio_detect.audio.io import load_audio
+    from audio_detect.classifiers.gmm import GMMClassifier
+    from audio_detect.config import FeatureConfig, WindowConfig
+    from audio_detect.features import compute_features
+    from audio_detect.registry import write_manifest
+
+    feature = FeatureConfig(kind="lfcc", sr=8000, n_fft=256, win_length=160, hop_length=80)
+    feats, labels = [], []
+    for stem, path in fixture_audio.items():
+        y = load_audio(path, sr=8000).samples
+        feats.append(compute_features(y, config=feature))
+        labels.append(int(stem.startswith("spoof")))
+    clf = GMMClassifier(n_components=4, max_iter=20, random_state=0).fit(feats, labels)
+    out = tmp_path_factory.mktemp("models") / "tiny-gmm"
+    out.mkdir()
+    clf.save(out / "gmm.safetensors")
+    write_manifest(
+        out,
+        {
+            "name": "tiny-gmm",
+            "version": "0.0.1",
+            "format": "gmm",
+            "weights": "gmm.safetensors",
+            "sample_rate": 8000,
+            "feature": feature.to_dict(),
+            "window": WindowConfig(window_seconds=2.0, hop_seconds=1.0).to_dict(),
+            "calibration": {"kind": "logistic", "a": 0.5, "b": 0.1},
+            "thresholds": {"medium": 1.0, "high": 3.0},
+            "prior": 0.5,
+            "files": ["gmm.safetensors"],
+        },
+    )
+    assert np.isfinite(clf.decision_function(feats)).all()
+    return out
