@@ -31,6 +31,9 @@ def evaluate(
         Path | None, typer.Option(help="Write an ASVspoof-format score file here.")
     ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    update_card: Annotated[
+        bool, typer.Option(help="Store the metrics in --model's manifest and MODEL_CARD.md.")
+    ] = False,
 ) -> None:
     """Score every trial; print pooled EER ('EER: <percent>'), minDCF, actDCF, Cllr, breakdowns."""
     from ..datasets import load_dataset
@@ -67,7 +70,21 @@ def evaluate(
         )
     if json_out is not None:
         json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if update_card:
+        _update_card(model, metrics, channel=channel)
     _print(metrics)
+
+
+def _update_card(model: str | None, metrics: dict[str, Any], *, channel: str | None) -> None:
+    import shlex
+    import sys
+
+    from ..model_card import update_model_card
+    from ..registry import load_model_dir
+
+    model_dir = load_model_dir(model).path
+    command = "audio-detect " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    update_model_card(model_dir, metrics, condition=channel or "clean", command=command)
 
 
 def _print(m: dict[str, Any]) -> None:

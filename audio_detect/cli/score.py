@@ -58,17 +58,20 @@ def score(
 
 def _print_table(results: list[dict], *, timeline: bool, model: dict[str, str]) -> None:
     table = Table(title=f"model {model['name']} {model['version']}")
-    for col in ("file", "verdict", "tier", "P(spoof)", "LLR", "speech s", "windows"):
-        table.add_column(col)
+    table.add_column("file", overflow="fold")
+    for col in ("verdict", "tier", "P(spoof)", "LLR", "speech s", "windows"):
+        table.add_column(col, no_wrap=True)
     for r in results:
         if "error" in r:
-            table.add_row(r["file"], "[red]error[/red]", r["error"]["code"], "", "", "", "")
+            table.add_row(
+                Path(r["file"]).name, "[red]error[/red]", r["error"]["code"], "", "", "", ""
+            )
             continue
         p = "" if r["p_spoof"] is None else f"{r['p_spoof']:.3f}"
         llr = "" if r["llr"] is None else f"{r['llr']:+.2f}"
         color = {"spoof": "red", "bonafide": "green"}.get(r["verdict"], "yellow")
         table.add_row(
-            r["file"],
+            Path(r["file"]).name,
             f"[{color}]{r['verdict']}[/{color}]",
             r["tier"],
             p,

@@ -1,0 +1,132 @@
+"""Model cards whose numbers come from ``audio-detect evaluate``.
+
+``audio-detect evaluate --manifest EVAL.csv --model DIR --update-card`` scores the
+protocol, then :func:`update_model_card` writes the measured metrics into the model's
+``manifest.json`` (``metrics``) and renders ``MODEL_CARD.md`` from the manifest, so a
+card can only show numbers that a rerun of that command reproduces. Several
+evaluations (clean, each telephone channel) are kept side by side under their
+condition name.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .registry import MANIFEST_NAME, write_manifest
+
+__all__ = ["render_model_card", "update_model_card"]
+
+CARD_NAME = "MODEL_CARD.md"
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.2f} %"
+
+
+def update_model_card(
+    model_dir: Path, metrics: dict[str, Any], *, condition: str, command: str
+) -> Path:
+    """Store ``metrics`` for ``condition`` in the manifest and re-render the card."""
+    manifest = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    evaluations = manifest.setdefault("metrics", {}).setdefault("evaluations", {})
+    evaluations[condition] = {
+        "command": command,
+        "date": datetime.now(UTC).date().isoformat(),
+        "eer": metrics["eer"],
+        "min_dcf": metrics["min_dcf"],
+        "act_dcf": metrics["act_dcf"],
+        "cllr": metrics["cllr"],
+        "n_bonafide": metrics["n_bonafide"],
+        "n_spoof": metrics["n_spoof"],
+        "n_failed": metrics["n_failed"],
+        "per_system": {k: round(v["eer"], 6) for k, v in metrics["per_system"].items()},
+        "per_group": {
+            col: {k: round(v["eer"], 6) for k, v in groups.items()}
+            for col, groups in metrics["per_group"].items()
+        },
+    }
+    clean = evaluations.get("clean") or next(iter(evaluations.values()))
+    manifest["metrics"]["summary"] = {
+        "eer": round(clean["eer"], 6),
+        "min_dcf": round(clean["min_dcf"], 6),
+        "act_dcf": round(clean["act_dcf"], 6),
+        "cllr": round(clean["cllr"], 6),
+    }
+    (model_dir / CARD_NAME).write_text(render_model_card(manifest), encoding="utf-8")
+    files = manifest.get("files", {})
+    manifest["files"] = sorted({*files, CARD_NAME})
+    return write_manifest(model_dir, manifest)
+
+
+def render_model_card(manifest: dict[str, Any]) -> str:
+    """Markdown model card from a manifest (description, data, measured performance)."""
+    t = manifest.get("training", {})
+    lines = [
+        f"# Model card: {manifest['name']} {manifest.get('version', '')}",
+        "",
+        manifest.get("description", ""),
+        "",
+        "## Intended use",
+        "",
+        "Screening call audio for synthetic speech (TTS, voice conversion, vocoded speech) as one "
+        "risk signal for a fraud team. Not an identity check, not proof of fraud on its own; "
+        "decisions on people need a human review.",
+        "",
+        "## Model",
+        "",
+        f"- format: `{manifest['format']}`, sample rate {manifest['sample_rate']} Hz",
+        f"- features: `{json.dumps(manifest['feature'])}`",
+        f"- windows: `{json.dumps(manifest['window'])}`",
+        f"- calibration: `{json.dumps(manifest.get('calibration'))}`",
+        f"- tier thresholds (LLR): `{json.dumps(manifest.get('thresholds'))}`",
+        "",
+        "## Training data",
+        "",
+        f"- manifest: `{t.get('manifest', '?')}`, split rule: {t.get('split_rule', '?')}, "
+        f"seed {t.get('seed', '?')}",
+        f"- files per split: `{json.dumps(t.get('files', {}))}`",
+        f"- wall time: {t.get('wall_seconds', '?')} s",
+    ]
+    for split, systems in t.get("systems", {}).items():
+        lines.append(f"- {split} spoof systems ({len(systems)}): {', '.join(systems)}")
+    lines += ["", "## Measured performance", ""]
+    evaluations = manifest.get("metrics", {}).get("evaluations", {})
+    if not evaluations:
+        lines.append("Not evaluated yet.")
+    for cond, ev in evaluations.items():
+        lines += [
+            f"### Condition `{cond}`",
+            "",
+            f"Reproduce: `{ev['command']}` ({ev['date']})",
+            "",
+            "| EER | minDCF | actDCF | Cllr | bona fide | spoof | not scored |",
+            "|---|---|---|---|---|---|---|",
+            f"| {_pct(ev['eer'])} | {ev['min_dcf']:.4f} | {ev['act_dcf']:.4f} | {ev['cllr']:.4f} "
+            f"| {ev['n_bonafide']} | {ev['n_spoof']} | {ev['n_failed']} |",
+            "",
+            "EER per spoof system (each against all bona fide trials):",
+            "",
+            "| system | EER |",
+            "|---|---|",
+            *[f"| {k} | {_pct(v)} |" for k, v in ev["per_system"].items()],
+            "",
+        ]
+        for col, groups in ev.get("per_group", {}).items():
+            lines += [f"EER per {col}:", "", f"| {col} | EER |", "|---|---|"]
+            lines += [f"| {k} | {_pct(v)} |" for k, v in groups.items()]
+            lines.append("")
+    lines += [
+        "## Limitations",
+        "",
+        "- Trained on a small corpus; systems and conditions unlike its training data may be "
+        "missed.",
+        "- Trials with less speech than the window rule's minimum get `not_enough_speech`, "
+        "counted under 'not scored'.",
+        "- Tier thresholds come from the dev split; with fewer bona fide dev trials than "
+        "1/target rate they sit above every dev trial (see training log).",
+        "",
+    ]
+    return "\n".join(lines)
