@@ -23,9 +23,11 @@ $(VENV)/.test-$(HASH): pyproject.toml | $(PY)
 install-run: $(VENV)/.run-$(HASH)
 install-test: $(VENV)/.test-$(HASH)
 
-## Score the bundled example clips with the embedded default model.
+## Score the bundled example clips with the embedded default model, then start the
+## screening service on http://127.0.0.1:8000 (dev mode: loopback clients, no API key, SQLite).
 run: install-run
 	$(VENV)/bin/audio-detect score tests/fixtures/audio/*.flac
+	$(VENV)/bin/audio-detect serve --dev
 
 ## Install and run the test suite.
 test: install-test

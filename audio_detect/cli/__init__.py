@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from ._common import setup_logging
+from .audit import audit_app
 from .evaluate import evaluate
+from .keys import keys_app
 from .metrics import metrics
 from .models import models
 from .score import score
+from .serve import serve
 
 app = typer.Typer(
     name="audio-detect",
@@ -32,6 +35,9 @@ app.command("score")(score)
 app.command("evaluate")(evaluate)
 app.command("metrics")(metrics)
 app.command("models")(models)
+app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command("train")

@@ -1,0 +1,232 @@
+"""Live-call plumbing shared by ``/v1/stream`` and ``/v1/twilio``.
+
+:class:`LiveSession` wraps a :class:`~audio_detect.streaming.StreamingScorer`: it
+batches small frames (scoring work runs in the shared scoring pool, about every
+100 ms of audio), keeps the rolling verdict in the live-call registry, and on
+:meth:`LiveSession.finish` records the final decision in the audit store.
+
+:class:`ChunkReorderer` puts Twilio media chunks back in order: out-of-order chunks
+are held in a small buffer; when the buffer is full the missing chunk is given up on
+and its time is filled with µ-law silence (so the call timeline keeps its length);
+late and duplicate chunks are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from audio_detect.calibration import TierThresholds
+from audio_detect.exceptions import AudioTooLongError
+from audio_detect.streaming import StreamingScorer, StreamUpdate
+
+from .security import Principal
+from .services import LiveCall, Services, decision_payload
+
+__all__ = ["MULAW_SILENCE", "ChunkReorderer", "LiveSession"]
+
+logger = logging.getLogger(__name__)
+
+#: The µ-law byte that decodes to 0.
+MULAW_SILENCE = 0xFF
+_FLUSH_SECONDS = 0.1
+_BYTES_PER_SAMPLE = {"pcm_s16le": 2, "mulaw": 1, "alaw": 1}
+
+
+class LiveSession:
+    """One live call being scored.
+
+    Parameters
+    ----------
+    services : Services
+        The app's services.
+    protocol : str
+        ``stream`` or ``twilio`` (the audit record's ``kind``).
+    call_id, stream_id : str
+        Ids for the audit trail and the live registry.
+    encoding : str
+        ``pcm_s16le``, ``mulaw`` or ``alaw``.
+    sample_rate : int
+        Rate of the incoming audio.
+    principal : Principal
+        The authenticated caller.
+    client : dict
+        Client metadata stored with the decision.
+    """
+
+    def __init__(
+        self, services: Services, *, protocol: str, call_id: str, stream_id: str,
+        encoding: str, sample_rate: int, principal: Principal, client: dict[str, Any],
+        prior: float | None = None, thresholds: TierThresholds | None = None,
+        request_id: str | None = None,
+    ) -> None:  # fmt: skip
+        s = services.settings
+        self.services = services
+        self.protocol = protocol
+        self.call_id = call_id
+        self.stream_id = stream_id
+        self.principal = principal
+        self.client = client
+        self.request_id = request_id
+        self.scorer = StreamingScorer(
+            services.detector,
+            encoding=encoding,
+            sample_rate=sample_rate,
+            interval_seconds=s.stream_interval_seconds,
+            interval_growth=s.stream_interval_growth,
+            first_verdict_speech_seconds=s.stream_first_verdict_speech_seconds,
+            max_seconds=s.stream_max_seconds,
+            prior=prior,
+            thresholds=thresholds,
+        )
+        self._sha = hashlib.sha256()
+        self._pending = bytearray()
+        self._flush_bytes = max(1, int(_FLUSH_SECONDS * sample_rate)) * _BYTES_PER_SAMPLE[encoding]
+        self.limit_reached = False
+        self.bytes_received = 0
+        # Scorer calls run in pool threads; a cancelled await does not stop its thread,
+        # so the lock keeps push/finish of one session strictly sequential.
+        self._lock = threading.Lock()
+        self.live = LiveCall(call_id=call_id, protocol=protocol, stream_id=stream_id)
+        services.live_calls[call_id] = self.live
+
+    async def feed(self, data: bytes) -> list[StreamUpdate]:
+        """Add audio bytes; return the rolling verdicts they triggered."""
+        if self.limit_reached or not data:
+            return []
+        self._sha.update(data)
+        self.bytes_received += len(data)
+        self._pending += data
+        if len(self._pending) < self._flush_bytes:
+            return []
+        return await self._flush()
+
+    async def _flush(self) -> list[StreamUpdate]:
+        chunk = bytes(self._pending)
+        self._pending.clear()
+        timeout = self.services.settings.request_timeout_seconds
+        try:
+            updates = await self.services.pool.run(self._locked, self.scorer.push, chunk,
+                                                   timeout=timeout, shed=False)  # fmt: skip
+        except AudioTooLongError:
+            self.limit_reached = True
+            updates = []
+        self.live.audio_seconds = self.scorer.audio_seconds
+        for update in updates:
+            self.live.latest = update.to_dict(timeline=False)
+        return updates
+
+    async def finish(self) -> tuple[list[StreamUpdate], StreamUpdate, str]:
+        """Score the rest, record the final decision; return (updates, final, decision id)."""
+        s = self.services
+        try:
+            updates = await self._flush() if self._pending else []
+            final = await s.pool.run(
+                self._locked, self.scorer.finish,
+                timeout=s.settings.request_timeout_seconds * 10, shed=False,
+            )  # fmt: skip
+            payload = decision_payload(final.decision)
+            decision_id = await run_in_threadpool(
+                s.record, payload, kind=self.protocol, principal=self.principal,
+                request_id=self.request_id, call_id=self.call_id,
+                audio_sha256=self._sha.hexdigest(), client=self.client,
+                started_at=self.live.started_at,
+            )  # fmt: skip
+            s.metrics.observe_decision(self.protocol, payload)
+        finally:
+            self.close()
+        return updates, final, decision_id
+
+    def _locked(self, fn: Any, *args: Any) -> Any:
+        with self._lock:
+            return fn(*args)
+
+    def close(self) -> None:
+        """Leave the live registry (idempotent)."""
+        if self.services.live_calls.get(self.call_id) is self.live:
+            del self.services.live_calls[self.call_id]
+
+
+def score_message(kind: str, update: StreamUpdate, **extra: Any) -> dict[str, Any]:
+    """A ``score``/``final`` message body (``final`` carries the timeline)."""
+    payload = decision_payload(update.decision, timeline=update.final)
+    if not update.final:
+        payload.pop("timeline")
+        payload["n_windows"] = len(update.decision.windows)
+    return {"type": kind, **extra, "seq": update.seq,
+            "audio_seconds": round(update.audio_seconds, 3), **payload}  # fmt: skip
+
+
+@dataclass
+class ChunkReorderer:
+    """Reorders Twilio media chunks (numbered from 1) within ``window`` chunks."""
+
+    window: int = 10
+    next_chunk: int = 1
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"late": 0, "duplicate": 0, "missing": 0, "reordered": 0}
+    )
+    _buf: dict[int, tuple[int | None, bytes]] = field(default_factory=dict)
+    _skipped: set[int] = field(default_factory=set)
+    _last_end_ms: float | None = None
+    _last_len: int = 160
+
+    def add(self, chunk: int, timestamp_ms: int | None, payload: bytes) -> list[bytes]:
+        """Take one chunk; return the audio now ready, in order (gaps filled)."""
+        if chunk < self.next_chunk:  # after its slot: given up on (late) or already played
+            self.stats["late" if chunk in self._skipped else "duplicate"] += 1
+            return []
+        if chunk in self._buf:
+            self.stats["duplicate"] += 1
+            return []
+        if chunk != self.next_chunk:
+            self.stats["reordered"] += 1
+        self._buf[chunk] = (timestamp_ms, payload)
+        out = self._drain()
+        while len(self._buf) > self.window:
+            out.append(self._skip_gap())
+            out.extend(self._drain())
+        return out
+
+    def flush(self) -> list[bytes]:
+        """Everything still held, in order, gaps filled (at the end of the stream)."""
+        out: list[bytes] = []
+        while self._buf:
+            out.append(self._skip_gap())
+            out.extend(self._drain())
+        return out
+
+    def _drain(self) -> list[bytes]:
+        out = []
+        while self.next_chunk in self._buf:
+            ts, payload = self._buf.pop(self.next_chunk)
+            out.append(payload)
+            self._last_len = len(payload) or self._last_len
+            if ts is not None:
+                self._last_end_ms = ts + len(payload) / 8.0
+            elif self._last_end_ms is not None:
+                self._last_end_ms += len(payload) / 8.0
+            self.next_chunk += 1
+        return out
+
+    def _skip_gap(self) -> bytes:
+        first = min(self._buf)
+        n_missing = first - self.next_chunk
+        self.stats["missing"] += n_missing
+        if len(self._skipped) < 10_000:
+            self._skipped.update(range(self.next_chunk, first))
+        n_bytes = n_missing * self._last_len
+        ts = self._buf[first][0]
+        if ts is not None and self._last_end_ms is not None:
+            gap_ms = ts - self._last_end_ms
+            if 0 <= gap_ms <= 10_000:  # trust plausible timestamps (8 bytes per ms)
+                n_bytes = round(gap_ms * 8)
+        self.next_chunk = first
+        if self._last_end_ms is not None:
+            self._last_end_ms += n_bytes / 8.0
+        return bytes([MULAW_SILENCE]) * n_bytes

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routers (thin: parse, authorize, delegate to services)."""

@@ -1,0 +1,249 @@
+"""``/v1/stream``: the generic live-scoring WebSocket protocol.
+
+1. The client sends a JSON ``start`` message::
+
+       {"type": "start", "encoding": "mulaw", "sample_rate": 8000, "call_id": "c-42",
+        "api_key": "adk_...", "prior": 0.05, "metadata": {"agent": "7"}}
+
+   (``encoding``: ``pcm_s16le`` | ``mulaw`` | ``alaw``; ``sample_rate``: 8000 or
+   16000; the key may instead come in the ``Authorization``/``X-API-Key`` header or
+   ``?api_key=``.) The server answers ``{"type": "started", ...}``.
+2. The client sends binary frames of any size.
+3. The server sends ``{"type": "score", ...}`` messages with the rolling call verdict
+   (first after at most ``stream_first_verdict_speech_seconds`` of speech, then every
+   ``stream_interval_seconds``).
+4. On ``{"type": "stop"}`` (or an idle timeout, or ``stream_max_seconds``) the server
+   sends ``{"type": "final", ...}`` with the timeline and ``decision_id`` and closes
+   (1000). A disconnect without ``stop`` still records the final decision.
+
+Errors are ``{"type": "error", "error": {"code", "message", "request_id"}}`` followed
+by a close: 1008 (auth/limits), 1003 (bad start message or data), 1013 (too many
+streams / overloaded), 1011 (internal error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audio_detect.exceptions import AudioDetectError
+
+from ..deps import authenticate, presented_key
+from ..errors import ApiError
+from ..live import LiveSession, score_message
+from ..services import Services, thresholds_from
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["live"])
+
+MAX_FRAME_BYTES = 1 << 20
+
+
+class StreamStart(BaseModel):
+    """The first message of ``/v1/stream``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["start"]
+    encoding: Literal["pcm_s16le", "mulaw", "alaw"]
+    sample_rate: Literal[8000, 16000]
+    call_id: str | None = Field(None, max_length=128, pattern=r"^[\w.:@+-]+$")
+    api_key: str | None = Field(None, max_length=200)
+    prior: float | None = Field(None, gt=0, lt=1)
+    threshold_medium: float | None = None
+    threshold_high: float | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class StreamClosedError(Exception):
+    """Raised to end a stream with a close code after an error message."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def send_error(
+    websocket: WebSocket, code: str, message: str, request_id: str | None, close: int
+) -> None:
+    """Send the error message and close (best effort)."""
+    try:
+        await websocket.send_json(
+            {"type": "error", "error": {"code": code, "message": message, "request_id": request_id}}
+        )
+        await websocket.close(close)
+    except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
+        pass
+
+
+async def receive(websocket: WebSocket, timeout: float) -> dict[str, Any] | None:
+    """The next ASGI message, or None on idle timeout."""
+    try:
+        return await asyncio.wait_for(websocket.receive(), timeout)
+    except TimeoutError:
+        return None
+
+
+def services_of(websocket: WebSocket) -> Services | None:
+    """The app's services (None while starting)."""
+    return getattr(websocket.app.state, "services", None)
+
+
+class StreamSlot:
+    """Counts an open stream against ``max_streams`` (async context manager)."""
+
+    def __init__(self, services: Services, protocol: str) -> None:
+        self.services = services
+        self.protocol = protocol
+
+    async def __aenter__(self) -> StreamSlot:
+        s = self.services
+        if s.open_streams >= s.settings.max_streams:
+            s.metrics.rejected.labels("streams_full").inc()
+            raise ApiError(503, "too_many_streams", "Too many concurrent streams.", retry_after=5)
+        s.open_streams += 1
+        s.metrics.streams.labels(self.protocol).inc()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.services.open_streams -= 1
+        self.services.metrics.streams.labels(self.protocol).dec()
+
+
+@router.websocket("/v1/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Generic live scoring (see the module docstring for the protocol)."""
+    await websocket.accept()
+    request_id = websocket.scope.get("state", {}).get("request_id")
+    services = services_of(websocket)
+    if services is None:
+        await send_error(websocket, "not_ready", "The service is starting.", request_id, 1013)
+        return
+    try:
+        async with StreamSlot(services, "stream"):
+            await _serve(websocket, services, request_id)
+    except ApiError as exc:
+        close = 1013 if exc.status == 503 else 1008
+        await send_error(websocket, exc.code, exc.message, request_id, close)
+    except StreamClosedError:
+        pass
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        logger.exception("stream %s crashed", request_id)
+        await send_error(websocket, "internal_error", "Internal server error.", request_id, 1011)
+
+
+async def _start(websocket: WebSocket, services: Services, request_id: str | None) -> StreamStart:
+    msg = await receive(websocket, services.settings.stream_idle_timeout_seconds)
+    if msg is None or msg["type"] == "websocket.disconnect":
+        raise StreamClosedError(1000)
+    try:
+        if msg.get("text") is None:
+            raise ValueError("the first message must be a JSON 'start' message")
+        return StreamStart.model_validate(json.loads(msg["text"]))
+    except (ValueError, ValidationError) as exc:
+        text = (
+            str(exc).splitlines()[0]
+            if not isinstance(exc, ValidationError)
+            else "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+        )
+        await send_error(websocket, "invalid_start", text, request_id, 1003)
+        raise StreamClosedError(1003) from exc
+
+
+async def _serve(websocket: WebSocket, services: Services, request_id: str | None) -> None:
+    start = await _start(websocket, services, request_id)
+    key = presented_key(websocket, allow_query=True) or start.api_key
+    principal = await authenticate(websocket, services, "analyze", key)
+    try:
+        thresholds = thresholds_from(
+            start.threshold_medium, start.threshold_high, services.detector
+        )
+    except AudioDetectError as exc:
+        await send_error(websocket, exc.code, str(exc), request_id, 1003)
+        raise StreamClosedError(1003) from exc
+    stream_id = uuid.uuid4().hex
+    call_id = start.call_id or stream_id
+    client = {"user_agent": websocket.headers.get("user-agent", "")[:200], "stream_id": stream_id}
+    if start.metadata:
+        client["metadata"] = start.metadata
+    session = LiveSession(
+        services, protocol="stream", call_id=call_id, stream_id=stream_id,
+        encoding=start.encoding, sample_rate=start.sample_rate, principal=principal,
+        client=client, prior=start.prior, thresholds=thresholds, request_id=request_id,
+    )  # fmt: skip
+    ids = {"call_id": call_id, "stream_id": stream_id}
+    try:
+        await websocket.send_json({
+            "type": "started", **ids, "request_id": request_id, "model": services.detector.info,
+            "encoding": start.encoding, "sample_rate": start.sample_rate,
+            "interval_seconds": services.settings.stream_interval_seconds,
+            "first_verdict_speech_seconds": session.scorer.first_speech,
+            "max_seconds": services.settings.stream_max_seconds,
+        })  # fmt: skip
+        reason = await _pump(websocket, services, session, ids)
+    except WebSocketDisconnect:
+        reason = "disconnect"
+    except BaseException:  # cancelled (server shutdown, peer gone): still record the call
+        await asyncio.shield(session.finish())
+        raise
+    # Shielded: a peer that vanished (or a server cancelling the handler) must not
+    # lose the call's final decision.
+    _, final, decision_id = await asyncio.shield(session.finish())
+    if reason == "disconnect":
+        return
+    await websocket.send_json(
+        score_message("final", final, **ids, decision_id=decision_id, reason=reason)
+    )
+    await websocket.close(1000)
+
+
+async def _pump(
+    websocket: WebSocket, services: Services, session: LiveSession, ids: dict[str, str]
+) -> str:
+    """Receive audio until stop/idle/limit/disconnect; return why it ended."""
+    idle = services.settings.stream_idle_timeout_seconds
+    while True:
+        msg = await receive(websocket, idle)
+        if msg is None:
+            return "idle_timeout"
+        if msg["type"] == "websocket.disconnect":
+            return "disconnect"
+        data = msg.get("bytes")
+        if data is not None:
+            if len(data) > MAX_FRAME_BYTES:
+                await send_error(
+                    websocket, "frame_too_large", f"Frames must be <= {MAX_FRAME_BYTES} bytes.",
+                    session.request_id, 1009,
+                )  # fmt: skip
+                return "disconnect"
+            for update in await session.feed(data):
+                await websocket.send_json(score_message("score", update, **ids))
+            if session.limit_reached:
+                return "stream_max_seconds"
+            continue
+        try:
+            event = json.loads(msg.get("text") or "")
+        except ValueError:
+            event = None
+        kind = event.get("type") if isinstance(event, dict) else None
+        if kind == "stop":
+            return "stop"
+        if kind == "ping":
+            await websocket.send_json({"type": "pong", **ids})
+            continue
+        await websocket.send_json({
+            "type": "error",
+            "error": {"code": "protocol_error", "request_id": session.request_id,
+                      "message": "Expected binary audio frames or a 'stop' message."},
+        })  # fmt: skip

@@ -1,0 +1,114 @@
+"""``audio-detect keys create|list|revoke``: API keys of the screening service."""
+
+# Register in audio_detect/cli/__init__.py with:
+#     from .keys import keys_app
+#     app.add_typer(keys_app, name="keys")
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ._common import console, err_console, fail
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True
+)
+
+
+def _store(database_url: str | None):  # type: ignore[no-untyped-def]
+    try:
+        from api.settings import Settings
+        from api.store import Store
+    except ImportError as exc:
+        raise fail(f"needs the api extra: pip install 'audio-detect[api]' ({exc})") from exc
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    store = Store(settings.resolved_database_url)
+    store.migrate()
+    return store
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Audit store URL (default: AUDIO_DETECT_DATABASE_URL)."),
+]
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="Who/what uses the key.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: analyze, read.")] = "analyze",
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per minute (default: the service's).")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Create a key and print it ONCE (only its hash is stored)."""
+    from api.security import create_key
+
+    store = _store(database_url)
+    try:
+        key_id, key = create_key(
+            store, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+            rate_limit=rate_limit,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        store.close()
+    err_console.print(f"created key [bold]{key_id}[/bold] ({name}); it is shown only once:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """List keys (ids, names, scopes, state); secrets are never shown."""
+    store = _store(database_url)
+    try:
+        rows = store.list_keys()
+    finally:
+        store.close()
+    items = [
+        {
+            "id": r.id, "name": r.name, "scopes": r.scopes.split(","),
+            "rate_limit_per_minute": r.rate_limit_per_minute,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in rows
+    ]  # fmt: skip
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps(item))
+        return
+    table = Table(title="API keys")
+    for col in ("id", "name", "scopes", "rate/min", "created", "state"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(
+            i["id"], i["name"], ",".join(i["scopes"]), str(i["rate_limit_per_minute"] or "default"),
+            i["created_at"][:19], "revoked" if i["revoked_at"] else "active",
+        )  # fmt: skip
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")],
+    database_url: DbOption = None,
+) -> None:
+    """Revoke a key (effective immediately)."""
+    store = _store(database_url)
+    try:
+        ok = store.revoke_key(key_id)
+    finally:
+        store.close()
+    if not ok:
+        raise fail(f"no active key with id {key_id!r}")
+    err_console.print(f"revoked key {key_id}")

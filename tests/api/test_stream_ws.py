@@ -1,0 +1,184 @@
+"""/v1/stream: the generic WebSocket protocol with real audio, against offline scores."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from api_helpers import auth, new_key
+from starlette.websockets import WebSocketDisconnect
+
+from audio_detect.audio.io import RawFormat, encode_g711
+from audio_detect.detector import Detector
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def collect(ws) -> tuple[list[dict], int | None]:
+    """Every JSON message until the server closes; and the close code."""
+    out = []
+    while True:
+        msg = ws.receive()
+        if msg["type"] == "websocket.close":
+            return out, msg.get("code")
+        out.append(json.loads(msg["text"]))
+
+
+def send_audio(ws, data: bytes, rng: np.random.Generator, max_frame: int = 700) -> None:
+    i = 0
+    while i < len(data):
+        n = int(rng.integers(1, max_frame))
+        ws.send_bytes(data[i : i + n])
+        i += n
+
+
+def test_mulaw_stream_matches_offline(app_client, full_key, speech_8k, tiny_gmm_dir):
+    data = encode_g711(speech_8k, encoding="mulaw")
+    rng = np.random.default_rng(1)
+    with app_client.websocket_connect("/v1/stream") as ws:
+        ws.send_json(
+            {
+                "type": "start",
+                "encoding": "mulaw",
+                "sample_rate": 8000,
+                "call_id": "ws-call-1",
+                "api_key": full_key,
+                "metadata": {"queue": "7"},
+            }
+        )
+        started = ws.receive_json()
+        assert started["type"] == "started" and started["call_id"] == "ws-call-1"
+        assert started["model"]["name"] == "tiny-gmm"
+        send_audio(ws, data, rng)
+        ws.send_json({"type": "stop"})
+        messages, code = collect(ws)
+    assert code == 1000
+    scores = [m for m in messages if m["type"] == "score"]
+    final = messages[-1]
+    assert final["type"] == "final" and final["reason"] == "stop"
+    assert len(scores) >= 2
+    assert scores[0]["speech_seconds"] <= 2.6  # first verdict after ~2 s of speech
+    assert [s["seq"] for s in scores] == list(range(1, len(scores) + 1))
+    assert "timeline" not in scores[0] and final["timeline"]
+    offline = Detector.load(tiny_gmm_dir).score_file(data, raw=RawFormat("mulaw", 8000))
+    assert final["llr"] == pytest.approx(offline.llr, abs=1e-9)
+    assert final["speech_seconds"] == offline.speech_seconds
+    assert final["verdict"] == offline.verdict and final["tier"] == offline.tier
+    call = app_client.get("/v1/calls/ws-call-1", headers=auth(full_key)).json()
+    (rec,) = call["decisions"]
+    assert rec["kind"] == "stream" and rec["id"] == final["decision_id"]
+    assert rec["client"]["metadata"] == {"queue": "7"} and rec["codec"] == "pcm_mulaw"
+    import hashlib
+
+    assert rec["audio_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_pcm16_16k_stream_with_header_key(app_client, analyze_key, clips, tiny_gmm_dir):
+    from audio_detect.audio.io import load_audio
+
+    y = load_audio(clips["spoof_wavefake_lj001-0001_gen"], sr=16000).samples
+    data = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2").tobytes()
+    with app_client.websocket_connect("/v1/stream", headers=auth(analyze_key)) as ws:
+        ws.send_json({"type": "start", "encoding": "pcm_s16le", "sample_rate": 16000})
+        assert ws.receive_json()["type"] == "started"
+        send_audio(ws, data, np.random.default_rng(2), max_frame=3001)  # odd sizes split samples
+        ws.send_json({"type": "stop"})
+        messages, _ = collect(ws)
+    offline = Detector.load(tiny_gmm_dir).score_file(data, raw=RawFormat("pcm_s16le", 16000))
+    assert messages[-1]["llr"] == pytest.approx(offline.llr, abs=1e-4)
+
+
+def test_query_key_ping_and_protocol_errors(app_client, analyze_key, speech_8k):
+    with app_client.websocket_connect(f"/v1/stream?api_key={analyze_key}") as ws:
+        ws.send_json({"type": "start", "encoding": "alaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json()["type"] == "pong"
+        ws.send_text("nonsense")
+        assert ws.receive_json()["error"]["code"] == "protocol_error"
+        ws.send_bytes(encode_g711(speech_8k[:800], encoding="alaw"))
+        ws.send_json({"type": "stop"})
+        messages, _ = collect(ws)
+    assert messages[-1]["type"] == "final" and messages[-1]["verdict"] == "not_enough_speech"
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        (b"\x00\x01", "invalid_start"),
+        ({"type": "start", "encoding": "opus", "sample_rate": 8000}, "invalid_start"),
+        ({"type": "start", "encoding": "mulaw", "sample_rate": 44100}, "invalid_start"),
+        ({"type": "begin"}, "invalid_start"),
+        ({"type": "start", "encoding": "mulaw", "sample_rate": 8000,
+          "threshold_medium": 3, "threshold_high": 1}, "invalid_parameter"),
+    ],
+)  # fmt: skip
+def test_bad_start(app_client, analyze_key, first, code):
+    with app_client.websocket_connect("/v1/stream", headers=auth(analyze_key)) as ws:
+        if isinstance(first, bytes):
+            ws.send_bytes(first)
+        else:
+            ws.send_json(first)
+        messages, close = collect(ws)
+    assert messages[-1]["type"] == "error" and messages[-1]["error"]["code"] == code
+    assert close == 1003
+
+
+def test_stream_auth_and_stream_limit(make_client):
+    client = make_client(max_streams=1)
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        messages, close = collect(ws)
+    assert messages[-1]["error"]["code"] == "unauthorized" and close == 1008
+    read_only = new_key(client, ["read"])
+    with client.websocket_connect("/v1/stream", headers=auth(read_only)) as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        messages, close = collect(ws)
+    assert messages[-1]["error"]["code"] == "forbidden"
+    key = new_key(client, ["analyze"])
+    with client.websocket_connect("/v1/stream", headers=auth(key)) as first:
+        first.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert first.receive_json()["type"] == "started"
+        with client.websocket_connect("/v1/stream", headers=auth(key)) as second:
+            messages, close = collect(second)
+        assert messages[-1]["error"]["code"] == "too_many_streams" and close == 1013
+        first.send_json({"type": "stop"})
+        collect(first)
+
+
+def test_disconnect_still_records_final(app_client, full_key, speech_8k):
+    data = encode_g711(speech_8k, encoding="mulaw")
+    with app_client.websocket_connect("/v1/stream", headers=auth(full_key)) as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000,
+                      "call_id": "ws-drop"})  # fmt: skip
+        ws.receive_json()
+        ws.send_bytes(data)
+    import time
+
+    for _ in range(200):
+        r = app_client.get("/v1/calls/ws-drop", headers=auth(full_key))
+        if r.status_code == 200 and r.json()["status"] == "completed":
+            break
+        time.sleep(0.05)
+    call = r.json()
+    assert call["status"] == "completed" and call["decisions"][0]["kind"] == "stream"
+    assert call["decisions"][0]["speech_seconds"] > 5
+
+
+def test_stream_max_seconds_sends_final(make_client, speech_8k):
+    client = make_client(stream_max_seconds=3.0)
+    key = new_key(client, ["analyze"])
+    with client.websocket_connect("/v1/stream", headers=auth(key)) as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        ws.receive_json()
+        data = encode_g711(speech_8k, encoding="mulaw")
+        try:
+            for i in range(0, len(data), 800):
+                ws.send_bytes(data[i : i + 800])
+        except WebSocketDisconnect:
+            pass
+        messages, _ = collect(ws)
+    final = messages[-1]
+    assert final["type"] == "final" and final["reason"] == "stream_max_seconds"
+    assert final["duration"] == pytest.approx(3.0, abs=0.01)

@@ -1,0 +1,125 @@
+"""StreamingScorer: rolling verdicts equal offline scores of the same audio.
+
+Measured tolerance (asserted here): with input at the model rate the final verdict is
+bit-identical to ``Detector.score_file`` on the same bytes (|ΔLLR| = 0) and every rolling
+verdict equals ``Detector.score_samples`` on the prefix received so far; with
+resampling (16 kHz PCM into an 8 kHz model) |ΔLLR| <= 1e-4 (0 measured).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audio_detect.audio.io import RawFormat, encode_g711, load_audio
+from audio_detect.detector import Detector
+from audio_detect.exceptions import AudioTooLongError, ParameterError
+from audio_detect.streaming import StreamingScorer
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_gmm_dir) -> Detector:
+    return Detector.load(tiny_gmm_dir)
+
+
+def _push_random(scorer, data, seed, max_chunk=500):
+    rng = np.random.default_rng(seed)
+    updates, i = [], 0
+    while i < len(data):
+        n = int(rng.integers(1, max_chunk))
+        updates += scorer.push(data[i : i + n])
+        i += n
+    return updates
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "bonafide_lj001-0001",
+        "spoof_wavefake_lj001-0001_gen",
+        "bonafide_8k_hts1a",
+        "spoof_hn-nsf_slt_arctic_b0474",
+    ],
+)
+def test_final_equals_offline_mulaw(detector, fixture_audio, stem):
+    y = load_audio(fixture_audio[stem], sr=8000).samples
+    data = encode_g711(y, encoding="mulaw")
+    offline = detector.score_file(data, raw=RawFormat("mulaw", 8000))
+    scorer = StreamingScorer(detector, encoding="mulaw", sample_rate=8000, interval_seconds=1.0)
+    updates = _push_random(scorer, data, seed=len(stem))
+    final = scorer.finish()
+    assert final.final and final.decision.llr == offline.llr  # bit-identical
+    assert final.decision.speech_seconds == offline.speech_seconds
+    assert [w.llr for w in final.decision.windows] == [w.llr for w in offline.windows]
+    assert updates, "at least one rolling verdict"
+    assert updates[0].decision.speech_seconds <= 2.6
+    assert [u.seq for u in updates] + [final.seq] == list(range(1, len(updates) + 2))
+
+
+def test_rolling_verdicts_equal_offline_prefix(detector, fixture_audio):
+    y = load_audio(fixture_audio["spoof_wavefake_lj001-0001_gen"], sr=8000).samples
+    pcm = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2")
+    scorer = StreamingScorer(detector, encoding="pcm_s16le", sample_rate=8000, interval_seconds=1.0)
+    updates = _push_random(scorer, pcm.tobytes(), seed=7, max_chunk=999)  # odd sizes
+    assert len(updates) >= 4
+    x = pcm.astype(np.float32) / 32768.0
+    for u in updates:
+        n = round(u.audio_seconds * 8000)
+        prefix = detector.score_samples(x[:n])
+        assert u.decision.llr == prefix.llr and u.decision.tier == prefix.tier
+    # the cache means each window is scored about once, not once per update
+    assert scorer.windows_scored < 2 * len(scorer.finish().decision.windows) + 2 * len(updates)
+
+
+def test_resampled_stream_within_tolerance(detector, fixture_audio):
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=16000).samples
+    data = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2").tobytes()
+    offline = detector.score_file(data, raw=RawFormat("pcm_s16le", 16000))
+    scorer = StreamingScorer(detector, encoding="pcm_s16le", sample_rate=16000)
+    _push_random(scorer, data, seed=3, max_chunk=4001)
+    final = scorer.finish().decision
+    assert abs(final.llr - offline.llr) <= 1e-4 and abs(final.p_spoof - offline.p_spoof) <= 1e-4
+    assert final.verdict == offline.verdict and final.tier == offline.tier
+
+
+def test_first_verdict_after_two_seconds_of_speech_despite_leading_silence(detector, fixture_audio):
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=8000).samples
+    x = np.concatenate([np.zeros(8000 * 40, np.float32), y])  # 40 s of hold silence first
+    scorer = StreamingScorer(detector, encoding="float32", sample_rate=8000)
+    updates = []
+    for i in range(0, len(x), 160):
+        updates += scorer.push(x[i : i + 160])
+        if updates:
+            break
+    first = updates[0].decision
+    assert 2.0 <= first.speech_seconds <= 2.6
+    assert updates[0].audio_seconds <= 40 + 3.0
+
+
+def test_interval_and_growth(detector, fixture_audio):
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=8000).samples
+    x = np.tile(y, 3)
+    scorer = StreamingScorer(detector, encoding="float32", sample_rate=8000,
+                             interval_seconds=2.0, interval_growth=0.2)  # fmt: skip
+    updates = _push_random(scorer, x, seed=1, max_chunk=800)
+    gaps = np.diff([u.audio_seconds for u in updates])
+    assert (gaps >= 2.0 - 0.1).all()
+    starts = np.array([u.audio_seconds for u in updates[:-1]])
+    assert (gaps >= 0.2 * starts - 0.1).all()
+
+
+def test_silence_and_limits(detector):
+    scorer = StreamingScorer(detector, encoding="mulaw", sample_rate=8000, max_seconds=2.0)
+    assert scorer.push_silence(8000) == []
+    with pytest.raises(AudioTooLongError):
+        scorer.push(b"\xff" * 16000)
+    final = scorer.finish()
+    assert final.decision.verdict == "not_enough_speech" and final.audio_seconds == 2.0
+    with pytest.raises(ParameterError):
+        scorer.push(b"\xff")
+    with pytest.raises(ParameterError):
+        StreamingScorer(detector, encoding="opus")
+    with pytest.raises(ParameterError):
+        StreamingScorer(detector, sample_rate=10)
+    with pytest.raises(ParameterError):
+        StreamingScorer(detector, encoding="float32").push(b"\x00\x00")
