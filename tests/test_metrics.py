@@ -19,21 +19,23 @@ from audio_detect.datasets.scores import (
 )
 from audio_detect.exceptions import ParameterError
 from audio_detect.metrics import (
-    AsvOperatingPoint,
-    TDCFCostModel2019,
-    TDCFCostModel2021,
     act_dcf,
-    asv_operating_point,
     bayes_threshold,
     breakdown,
     cllr,
     compute_eer,
     det_curve,
     min_dcf,
-    min_tdcf_2019,
-    min_tdcf_2021,
     roc_points,
     summarize,
+)
+from audio_detect.tdcf import (
+    AsvOperatingPoint,
+    TDCFCostModel2019,
+    TDCFCostModel2021,
+    asv_operating_point,
+    min_tdcf_2019,
+    min_tdcf_2021,
     tdcf_curve,
 )
 

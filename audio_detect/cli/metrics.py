@@ -22,7 +22,8 @@ from ..datasets.scores import (
     read_score_file,
 )
 from ..exceptions import AudioDetectError, DatasetFormatError, ParameterError
-from ..metrics import asv_operating_point, summarize
+from ..metrics import summarize
+from ..tdcf import asv_operating_point
 from ._common import console, fail
 
 __all__ = ["metrics"]
