@@ -9,6 +9,7 @@ import typer
 
 from ._common import setup_logging
 from .audit import audit_app
+from .batch import batch
 from .evaluate import evaluate
 from .keys import keys_app
 from .metrics import metrics
@@ -36,6 +37,7 @@ app.command("evaluate")(evaluate)
 app.command("metrics")(metrics)
 app.command("models")(models)
 app.command("serve")(serve)
+app.command("batch")(batch)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 
