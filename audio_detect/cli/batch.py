@@ -1,6 +1,3 @@
-# Registration (in audio_detect/cli/__init__.py, by the lead):
-#     from .batch import batch
-#     app.command("batch")(batch)
 """``audio-detect batch INPUT --out OUT``: screen a whole call archive into Parquet shards."""
 
 from __future__ import annotations
