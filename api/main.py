@@ -22,7 +22,7 @@ from .errors import install_error_handlers
 from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
 from .metrics import Metrics, RequestContextMiddleware
-from .routers import analyze, calls, health, models, stream, twilio
+from .routers import analyze, calls, console, health, models, stream, twilio
 from .security import TokenBuckets
 from .services import Services
 from .settings import Settings
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(stream.router)
     app.include_router(twilio.router)
+    console.install(app)  # analyst console: /console and its JSON helpers
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD
     )

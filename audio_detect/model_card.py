@@ -5,7 +5,9 @@ protocol, then :func:`update_model_card` writes the measured metrics into the mo
 ``manifest.json`` (``metrics``) and renders ``MODEL_CARD.md`` from the manifest, so a
 card can only show numbers that a rerun of that command reproduces. Several
 evaluations (clean, each telephone channel) are kept side by side under their
-condition name.
+condition name. With ``det`` (see :func:`det_points`), a down-sampled DET curve of
+the condition is stored next to its numbers (``evaluations[condition]["det"]``), for
+plots such as the analyst console's models page; manifests without it stay valid.
 """
 
 from __future__ import annotations
@@ -15,21 +17,72 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 from .registry import MANIFEST_NAME, write_manifest
 
-__all__ = ["render_model_card", "update_model_card"]
+__all__ = ["det_points", "render_model_card", "update_model_card"]
 
 CARD_NAME = "MODEL_CARD.md"
+
+#: Points kept of a DET curve stored in a manifest.
+DET_POINTS = 100
 
 
 def _pct(v: float) -> str:
     return f"{100 * v:.2f} %"
 
 
+def det_points(
+    y_true: ArrayLike, y_score: ArrayLike, *, n_points: int = DET_POINTS
+) -> dict[str, list[float]]:
+    """A DET curve down-sampled to at most ``n_points`` points, JSON-ready.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        ``1`` for spoof, ``0`` for bona fide.
+    y_score : array-like of float
+        Scores or LLRs, higher = more spoof.
+    n_points : int
+        Largest number of points kept (at least 3): evenly spaced along the curve,
+        the first, the last and the point nearest the EER always among them.
+
+    Returns
+    -------
+    dict
+        ``p_miss`` (bona fide flagged), ``p_fa`` (spoof accepted) and ``threshold``
+        (flag when ``score >= threshold``), equally long lists, thresholds decreasing,
+        as :func:`audio_detect.metrics.det_curve`.
+    """
+    from .metrics import det_curve
+
+    p_miss, p_fa, thresholds = det_curve(y_true, y_score)
+    n = p_miss.size
+    eer_index = int(np.argmin(np.abs(p_miss - p_fa)))
+    spaced = np.linspace(0, n - 1, max(2, min(n_points - 1, n))).round().astype(int)
+    keep = np.unique(np.append(spaced, eer_index))
+    return {
+        "p_miss": [round(float(v), 6) for v in p_miss[keep]],
+        "p_fa": [round(float(v), 6) for v in p_fa[keep]],
+        "threshold": [round(float(v), 6) for v in thresholds[keep]],
+    }
+
+
 def update_model_card(
-    model_dir: Path, metrics: dict[str, Any], *, condition: str, command: str
+    model_dir: Path,
+    metrics: dict[str, Any],
+    *,
+    condition: str,
+    command: str,
+    det: dict[str, list[float]] | None = None,
 ) -> Path:
-    """Store ``metrics`` for ``condition`` in the manifest and re-render the card."""
+    """Store ``metrics`` for ``condition`` in the manifest and re-render the card.
+
+    ``det`` (from :func:`det_points`, or ``metrics["det"]`` when not given) is stored
+    as the condition's down-sampled DET curve.
+    """
     manifest = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     evaluations = manifest.setdefault("metrics", {}).setdefault("evaluations", {})
     evaluations[condition] = {
@@ -48,6 +101,9 @@ def update_model_card(
             for col, groups in metrics["per_group"].items()
         },
     }
+    det = det if det is not None else metrics.get("det")
+    if det:
+        evaluations[condition]["det"] = {k: list(det[k]) for k in ("p_miss", "p_fa", "threshold")}
     clean = evaluations.get("clean") or next(iter(evaluations.values()))
     manifest["metrics"]["summary"] = {
         "eer": round(clean["eer"], 6),

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..evaluation import EvalResult
 from ..exceptions import AudioDetectError
 from ._common import console, fail, stage_progress
 
@@ -71,20 +72,29 @@ def evaluate(
     if json_out is not None:
         json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     if update_card:
-        _update_card(model, metrics, channel=channel)
+        _update_card(model, metrics, result, channel=channel)
     _print(metrics)
 
 
-def _update_card(model: str | None, metrics: dict[str, Any], *, channel: str | None) -> None:
+def _update_card(
+    model: str | None, metrics: dict[str, Any], result: EvalResult, *, channel: str | None
+) -> None:
     import shlex
     import sys
 
-    from ..model_card import update_model_card
+    from ..model_card import det_points, update_model_card
     from ..registry import load_model_dir
 
     model_dir = load_model_dir(model).path
     command = "audio-detect " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    update_model_card(model_dir, metrics, condition=channel or "clean", command=command)
+    labels, _, llrs = result.arrays()
+    update_model_card(
+        model_dir,
+        metrics,
+        condition=channel or "clean",
+        command=command,
+        det=det_points(labels, llrs),
+    )
 
 
 def _print(m: dict[str, Any]) -> None:
