@@ -13,8 +13,8 @@ FIXTURE_AUDIO = REPO / "tests" / "fixtures" / "audio"
 
 
 def shared_dir() -> Path:
-    """``$AUDIO_DETECT_SHARED`` or ``<repo>/../shared``."""
-    return Path(os.environ.get("AUDIO_DETECT_SHARED", REPO.parent / "shared"))
+    """``$AUDIO_DETECT_SHARED`` (when set and not empty) or ``<repo>/../shared``."""
+    return Path(os.environ.get("AUDIO_DETECT_SHARED") or REPO.parent / "shared")
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,38 @@ def shared_corpus() -> Path:
     if not (path / "manifest.csv").is_file():
         pytest.skip(f"shared corpus not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def asvspoof2019_protocols() -> Path:
+    """The official ASVspoof 2019 LA CM protocols in the shared corpus; skips when absent."""
+    path = shared_dir() / "corpus" / "asvspoof2019_protocols"
+    if not path.is_dir():
+        pytest.skip(f"ASVspoof 2019 protocols not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_scores() -> dict[str, Path]:
+    """Official scores on ASVspoof 2019 LA eval (``<shared>/reference_scores/README.md``).
+
+    Keys: ``protocol`` (the eval CM protocol), ``rawgat`` (RawGAT-ST text scores),
+    ``lfcc_gmm`` (LFCC-GMM ``.mat`` scores) and ``asv`` (the ASV score file). Skips the
+    test unless all four files are present.
+    """
+    shared = shared_dir()
+    ref = shared / "reference_scores"
+    files = {
+        "protocol": (
+            shared / "corpus" / "asvspoof2019_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
+        ),
+        "rawgat": ref / "rawgat_st_mul_LA19_eval_scores.txt",
+        "lfcc_gmm": ref / "lfcc_highres_gmm_LA19_eval_scores.mat",
+        "asv": ref / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt",
+    }
+    if not all(f.is_file() for f in files.values()):
+        pytest.skip(f"reference scores not found under {shared}")
+    return files
 
 
 @pytest.fixture(scope="session")

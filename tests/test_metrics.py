@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,16 +37,6 @@ from audio_detect.tdcf import (
     tdcf_curve,
 )
 
-
-def _shared_dir() -> Path:
-    env = os.environ.get("AUDIO_DETECT_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
-
-
-SHARED = _shared_dir()
-REF = SHARED / "reference_scores"
-PROTOCOL = SHARED / "corpus" / "asvspoof2019_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
-
 # Official ASVspoof evaluation code on these files (reference_scores/README.md).
 REFERENCE = {
     "rawgat_st_mul": {
@@ -71,19 +59,11 @@ REFERENCE = {
 
 
 @pytest.fixture(scope="module")
-def reference():
-    files = [
-        PROTOCOL,
-        REF / "rawgat_st_mul_LA19_eval_scores.txt",
-        REF / "lfcc_highres_gmm_LA19_eval_scores.mat",
-        REF / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt",
-    ]
-    if not all(f.is_file() for f in files):
-        pytest.skip(f"reference scores not found under {SHARED}")
-    utt_ids, systems, labels = _read_cm_protocol_keys(PROTOCOL)
-    rawgat = align_scores(read_score_file(files[1]), utt_ids)
-    lfcc = read_score_file(files[2], utt_ids=utt_ids.tolist())
-    asv = read_asv_score_file(files[3])
+def reference(reference_scores):
+    utt_ids, systems, labels = _read_cm_protocol_keys(reference_scores["protocol"])
+    rawgat = align_scores(read_score_file(reference_scores["rawgat"]), utt_ids)
+    lfcc = read_score_file(reference_scores["lfcc_gmm"], utt_ids=utt_ids.tolist())
+    asv = read_asv_score_file(reference_scores["asv"])
     return {
         "labels": labels,
         "systems": systems,

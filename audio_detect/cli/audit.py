@@ -17,6 +17,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from ._common import err_console, fail
+from ._store import DbOption, open_store
 
 audit_app = typer.Typer(help="Export or purge recorded decisions.", no_args_is_help=True)
 
@@ -37,24 +38,6 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
             f"expected a duration like 30d/12h/90m or an ISO date, got {value!r}"
         ) from exc
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
-
-def _store(database_url: str | None):  # type: ignore[no-untyped-def]
-    try:
-        from api.settings import Settings
-        from api.store import Store
-    except ImportError as exc:
-        raise fail(f"needs the api extra: pip install 'audio-detect[api]' ({exc})") from exc
-    settings = Settings(database_url=database_url) if database_url else Settings()
-    store = Store(settings.resolved_database_url)
-    store.migrate()
-    return store
-
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Audit store URL (default: AUDIO_DETECT_DATABASE_URL)."),
-]
 
 
 def _cell(value: Any) -> Any:
@@ -78,7 +61,7 @@ def export(
 
     if fmt not in ("csv", "jsonl"):
         raise fail(f"--format must be csv or jsonl, got {fmt!r}")
-    store = _store(database_url)
+    store = open_store(database_url)
     out: TextIO = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     n = 0
     try:
@@ -114,7 +97,7 @@ def purge(
     cutoff = parse_when(older_than)
     if not yes:
         typer.confirm(f"Delete every decision recorded before {cutoff.isoformat()}?", abort=True)
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         counts = store.purge(older_than=cutoff)
     finally:

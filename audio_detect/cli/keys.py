@@ -13,28 +13,11 @@ import typer
 from rich.table import Table
 
 from ._common import console, err_console, fail
+from ._store import DbOption, open_store
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys (stored hashed).", no_args_is_help=True
 )
-
-
-def _store(database_url: str | None):  # type: ignore[no-untyped-def]
-    try:
-        from api.settings import Settings
-        from api.store import Store
-    except ImportError as exc:
-        raise fail(f"needs the api extra: pip install 'audio-detect[api]' ({exc})") from exc
-    settings = Settings(database_url=database_url) if database_url else Settings()
-    store = Store(settings.resolved_database_url)
-    store.migrate()
-    return store
-
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Audit store URL (default: AUDIO_DETECT_DATABASE_URL)."),
-]
 
 
 @keys_app.command("create")
@@ -49,7 +32,7 @@ def create(
     """Create a key and print it ONCE (only its hash is stored)."""
     from api.security import create_key
 
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         key_id, key = create_key(
             store, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()],
@@ -69,7 +52,7 @@ def list_keys(
     database_url: DbOption = None,
 ) -> None:
     """List keys (ids, names, scopes, state); secrets are never shown."""
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         rows = store.list_keys()
     finally:
@@ -104,7 +87,7 @@ def revoke(
     database_url: DbOption = None,
 ) -> None:
     """Revoke a key (effective immediately)."""
-    store = _store(database_url)
+    store = open_store(database_url)
     try:
         ok = store.revoke_key(key_id)
     finally:

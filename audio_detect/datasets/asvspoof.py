@@ -137,6 +137,14 @@ class _AudioLocator:
         return found
 
 
+def _check_track(track: str) -> str:
+    """``track`` upper-cased; raise :class:`ParameterError` unless it is LA or DF (2021)."""
+    track_up = str(track).upper()
+    if track_up not in _TRACKS_2021:
+        raise ParameterError.invalid("track", "'LA' or 'DF'", track)
+    return track_up
+
+
 def _split_from_name(path: Path, pattern: str) -> dict[str, str]:
     m = re.search(pattern, path.name)
     return {"split": m.group(1)} if m else {}
@@ -230,9 +238,7 @@ def read_asvspoof2021(
     name : str, optional
         Manifest name; defaults to ``asvspoof2021-<track>``.
     """
-    track_up = str(track).upper()
-    if track_up not in _TRACKS_2021:
-        raise ParameterError.invalid("track", "'LA' or 'DF'", track)
+    track_up = _check_track(track)
     path = Path(keys_path)
     locate = _AudioLocator(audio_root)
     builder = ManifestBuilder(path, name=name or f"asvspoof2021-{track_up.lower()}")
@@ -384,9 +390,7 @@ def load_asvspoof2021(
 ) -> Manifest:
     """Load ASVspoof 2021 LA or DF from ``trial_metadata.txt`` or a folder holding it."""
     root = _check_root(root)
-    track_up = str(track).upper()
-    if track_up not in _TRACKS_2021:
-        raise ParameterError.invalid("track", "'LA' or 'DF'", track)
+    track_up = _check_track(track)
     if root.is_file():
         return read_asvspoof2021(root, track=track_up, audio_root=audio_root)
     name = "trial_metadata.txt"

@@ -17,12 +17,9 @@ import numpy as np
 
 from .spectrum import (
     DEFAULT_WINDOW,
-    append_deltas,
-    cepstrum,
     linear_filterbank,
-    log_filterbank_energies,
+    log_filterbank_features,
     resolve_framing,
-    validate_audio,
 )
 
 __all__ = ["lfcc"]
@@ -99,17 +96,15 @@ def lfcc(
     """
     sr, n_fft, win_length, hop_length = resolve_framing(sr, n_fft, win_length, hop_length)
     fbank = linear_filterbank(sr=sr, n_fft=n_fft, n_filter=n_filter, fmin=fmin, fmax=fmax)
-    x = validate_audio(y)
-    log_energies = log_filterbank_energies(
-        y=x,
+    return log_filterbank_features(
+        y=y,
         fbank=fbank,
         n_fft=n_fft,
         hop_length=hop_length,
         win_length=win_length,
         window=window,
         center=center,
+        n_coeff=n_lfcc,
+        coeff_name="n_lfcc",
+        deltas=deltas,
     )
-    coeffs = cepstrum(log_energies, n_lfcc, name="n_lfcc")
-    if deltas:
-        coeffs = append_deltas(coeffs, width=3)
-    return coeffs.astype(np.float32)

@@ -13,14 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .spectrum import (
-    DEFAULT_WINDOW,
-    append_deltas,
-    iter_power,
-    log_floor,
-    resolve_framing,
-    validate_audio,
-)
+from .spectrum import DEFAULT_WINDOW, log_filterbank_features, resolve_framing
 
 __all__ = ["linear_spectrogram"]
 
@@ -63,17 +56,13 @@ def linear_spectrogram(
         float32 array of shape ``((1 + n_fft // 2) * (3 if deltas else 1), n_frames)``.
     """
     sr, n_fft, win_length, hop_length = resolve_framing(sr, n_fft, win_length, hop_length)
-    x = validate_audio(y)
-    blocks = iter_power(
-        y=x,
+    return log_filterbank_features(
+        y=y,
+        fbank=None,
         n_fft=n_fft,
         hop_length=hop_length,
         win_length=win_length,
         window=window,
         center=center,
+        deltas=deltas,
     )
-    # Cast block by block: the full float64 spectrogram of a long call would be large.
-    out = np.concatenate([log_floor(b).astype(np.float32) for b in blocks], axis=1)
-    if deltas:
-        out = append_deltas(out, width=3)
-    return out

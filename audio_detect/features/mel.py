@@ -17,11 +17,9 @@ import numpy as np
 
 from .spectrum import (
     DEFAULT_WINDOW,
-    append_deltas,
-    log_filterbank_energies,
+    log_filterbank_features,
     mel_filterbank,
     resolve_framing,
-    validate_audio,
 )
 
 __all__ = ["logmel"]
@@ -77,17 +75,13 @@ def logmel(
     """
     sr, n_fft, win_length, hop_length = resolve_framing(sr, n_fft, win_length, hop_length)
     fbank = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    x = validate_audio(y)
-    log_energies = log_filterbank_energies(
-        y=x,
+    return log_filterbank_features(
+        y=y,
         fbank=fbank,
         n_fft=n_fft,
         hop_length=hop_length,
         win_length=win_length,
         window=window,
         center=center,
+        deltas=deltas,
     )
-    out = log_energies
-    if deltas:
-        out = append_deltas(out, width=3)
-    return out.astype(np.float32)

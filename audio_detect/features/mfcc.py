@@ -18,12 +18,9 @@ import numpy as np
 
 from .spectrum import (
     DEFAULT_WINDOW,
-    append_deltas,
-    cepstrum,
-    log_filterbank_energies,
+    log_filterbank_features,
     mel_filterbank,
     resolve_framing,
-    validate_audio,
 )
 
 __all__ = ["mfcc"]
@@ -85,17 +82,15 @@ def mfcc(
     """
     sr, n_fft, win_length, hop_length = resolve_framing(sr, n_fft, win_length, hop_length)
     fbank = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    x = validate_audio(y)
-    log_energies = log_filterbank_energies(
-        y=x,
+    return log_filterbank_features(
+        y=y,
         fbank=fbank,
         n_fft=n_fft,
         hop_length=hop_length,
         win_length=win_length,
         window=window,
         center=center,
+        n_coeff=n_mfcc,
+        coeff_name="n_mfcc",
+        deltas=deltas,
     )
-    coeffs = cepstrum(log_energies, n_mfcc, name="n_mfcc")
-    if deltas:
-        coeffs = append_deltas(coeffs, width=3)
-    return coeffs.astype(np.float32)

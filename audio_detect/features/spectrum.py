@@ -48,6 +48,7 @@ __all__ = [
     "iter_power",
     "linear_filterbank",
     "log_filterbank_energies",
+    "log_filterbank_features",
     "log_floor",
     "mel_filterbank",
     "n_frames",
@@ -290,6 +291,65 @@ def log_filterbank_energies(
         center=center,
     )
     return np.concatenate([log_floor(fbank @ block) for block in blocks], axis=1)
+
+
+def log_filterbank_features(
+    *,
+    y: np.ndarray,
+    fbank: np.ndarray | None,
+    n_fft: int,
+    hop_length: int,
+    win_length: int,
+    window: Any = DEFAULT_WINDOW,
+    center: bool = True,
+    n_coeff: int | None = None,
+    coeff_name: str = "n_coeff",
+    deltas: bool = False,
+) -> np.ndarray:
+    """Log filter-bank energies, then an optional cepstrum and optional deltas, as float32.
+
+    The shared pipeline of :func:`~audio_detect.features.lfcc`,
+    :func:`~audio_detect.features.mfcc`, :func:`~audio_detect.features.logmel` and
+    :func:`~audio_detect.features.linear_spectrogram`: ``y`` is checked by
+    :func:`validate_audio`, the framing arguments are those of :func:`power_spectrogram`.
+
+    Parameters
+    ----------
+    fbank : np.ndarray or None
+        Filter bank of shape ``(n_filter, 1 + n_fft // 2)``
+        (:func:`log_filterbank_energies`). ``None`` keeps every STFT bin (log power
+        spectrogram), cast to float32 block by block (the full float64 spectrogram of a
+        long call would be large), so its deltas are computed in float32.
+    n_coeff : int or None
+        Keep this many DCT-II coefficients, c0 included (:func:`cepstrum`); ``None``
+        returns the log energies. ``coeff_name`` names it in error messages.
+    deltas : bool
+        Append delta and delta-delta rows (:func:`append_deltas`, 3-frame window).
+
+    Returns
+    -------
+    np.ndarray
+        float32 array of shape ``(n_rows * (3 if deltas else 1), n_frames)``; ``n_rows``
+        is ``n_coeff``, else the number of filters, else ``1 + n_fft // 2``.
+    """
+    x = validate_audio(y)
+    framing: dict[str, Any] = {
+        "n_fft": n_fft,
+        "hop_length": hop_length,
+        "win_length": win_length,
+        "window": window,
+        "center": center,
+    }
+    if fbank is None:
+        blocks = iter_power(y=x, **framing)
+        out = np.concatenate([log_floor(b).astype(np.float32) for b in blocks], axis=1)
+    else:
+        out = log_filterbank_energies(y=x, fbank=fbank, **framing)
+    if n_coeff is not None:
+        out = cepstrum(out, n_coeff, name=coeff_name)
+    if deltas:
+        out = append_deltas(out, width=3)
+    return out.astype(np.float32, copy=False)
 
 
 def linear_filterbank(

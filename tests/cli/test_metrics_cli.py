@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +11,6 @@ from typer.testing import CliRunner
 
 from audio_detect.cli.metrics import metrics
 from audio_detect.metrics import compute_eer, min_dcf
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("AUDIO_DETECT_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-
-
-SHARED = _shared_dir()
 
 
 def _app() -> typer.Typer:
@@ -117,13 +107,8 @@ def test_labels_needed(synthetic):
 
 
 @pytest.mark.shared
-def test_reference_report_matches_official_values():
-    ref = SHARED / "reference_scores"
-    protocol = SHARED / "corpus" / "asvspoof2019_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
-    mat = ref / "lfcc_highres_gmm_LA19_eval_scores.mat"
-    asv = ref / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"
-    if not (protocol.is_file() and mat.is_file() and asv.is_file()):
-        pytest.skip(f"reference scores not found under {SHARED}")
+def test_reference_report_matches_official_values(reference_scores):
+    protocol, mat, asv = (reference_scores[k] for k in ("protocol", "lfcc_gmm", "asv"))
     result = _run("--scores", str(mat), "--protocol", str(protocol), "--asv-scores", str(asv))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:6] == [

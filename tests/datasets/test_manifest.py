@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import pickle
 from pathlib import Path
 
@@ -15,12 +14,6 @@ from audio_detect.datasets import Manifest, Utterance, read_manifest_csv
 from audio_detect.exceptions import DatasetFormatError, ParameterError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    """``$AUDIO_DETECT_SHARED`` or ``<repo>/../shared``."""
-    return Path(os.environ.get("AUDIO_DETECT_SHARED", REPO.parent / "shared"))
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -280,11 +273,8 @@ def test_to_csv_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-def test_shared_corpus_manifest_loads() -> None:
-    path = shared_dir() / "corpus" / "manifest.csv"
-    if not path.is_file():
-        pytest.skip(f"shared corpus not found at {path}")
-    m = read_manifest_csv(path)
+def test_shared_corpus_manifest_loads(shared_corpus: Path) -> None:
+    m = read_manifest_csv(shared_corpus / "manifest.csv")
     assert len(m) == 3005
     assert int((m.labels == BONAFIDE).sum()) == 2052
     assert int((m.labels == SPOOF).sum()) == 953

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import wave
 from collections import Counter
@@ -28,12 +27,6 @@ from audio_detect.datasets.public import wavefake_folder_info
 from audio_detect.exceptions import DatasetFormatError, ParameterError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_protocols() -> Path:
-    shared = Path(os.environ.get("AUDIO_DETECT_SHARED", REPO.parent / "shared"))
-    return shared / "corpus" / "asvspoof2019_protocols"
 
 
 def _wav(path: Path, n: int = 160) -> Path:
@@ -112,8 +105,8 @@ OFFICIAL_2019 = {
 
 @pytest.mark.shared
 @pytest.mark.parametrize("partition", ["train", "dev", "eval"])
-def test_asvspoof2019_official_protocols(partition: str) -> None:
-    folder = shared_protocols()
+def test_asvspoof2019_official_protocols(partition: str, asvspoof2019_protocols: Path) -> None:
+    folder = asvspoof2019_protocols
     fname, total, n_bona, n_spoof, n_spk, first, last = OFFICIAL_2019[partition]
     if not (folder / fname).is_file():
         pytest.skip(f"ASVspoof 2019 protocols not found in {folder}")
@@ -133,11 +126,8 @@ def test_asvspoof2019_official_protocols(partition: str) -> None:
 
 
 @pytest.mark.shared
-def test_asvspoof2019_all_partitions() -> None:
-    folder = shared_protocols()
-    if not folder.is_dir():
-        pytest.skip(f"ASVspoof 2019 protocols not found in {folder}")
-    both = load_dataset("asvspoof2019", folder, partition="all")
+def test_asvspoof2019_all_partitions(asvspoof2019_protocols: Path) -> None:
+    both = load_dataset("asvspoof2019", asvspoof2019_protocols, partition="all")
     assert len(both) == 25380 + 24844 + 71237
     assert Counter(both.column("split")) == {"train": 25380, "dev": 24844, "eval": 71237}
 

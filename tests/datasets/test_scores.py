@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,6 @@ from audio_detect.datasets.scores import (
     write_score_file,
 )
 from audio_detect.exceptions import DatasetFormatError, ParameterError
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("AUDIO_DETECT_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-
-
-SHARED = _shared_dir()
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -222,14 +213,9 @@ def test_asv_score_file(tmp_path):
 
 
 @pytest.mark.shared
-def test_reference_files_read_and_align():
-    ref = SHARED / "reference_scores"
-    protocol = SHARED / "corpus" / "asvspoof2019_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt"
-    raw_path = ref / "rawgat_st_mul_LA19_eval_scores.txt"
-    mat_path = ref / "lfcc_highres_gmm_LA19_eval_scores.mat"
-    if not (protocol.is_file() and raw_path.is_file() and mat_path.is_file()):
-        pytest.skip(f"reference scores not found under {SHARED}")
-    utt_ids, systems, labels = _read_cm_protocol_keys(protocol)
+def test_reference_files_read_and_align(reference_scores):
+    raw_path, mat_path = reference_scores["rawgat"], reference_scores["lfcc_gmm"]
+    utt_ids, systems, labels = _read_cm_protocol_keys(reference_scores["protocol"])
     assert utt_ids.size == 71237 and int((labels == 0).sum()) == 7355
     assert sorted(set(systems[labels == 1].tolist())) == [f"A{i:02d}" for i in range(7, 20)]
     raw = read_score_file(raw_path)
@@ -239,6 +225,6 @@ def test_reference_files_read_and_align():
     assert np.array_equal(aligned.systems, systems)
     mat = read_score_file(mat_path, utt_ids=utt_ids.tolist())
     assert len(mat) == 71237 and mat.scores[0] == pytest.approx(2.99566152)
-    asv = read_asv_score_file(ref / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt")
+    asv = read_asv_score_file(reference_scores["asv"])
     assert len(asv.scores) == 102579
     assert int((asv.asv_keys == "target").sum()) == 5370
