@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +15,7 @@ from .metrics import metrics
 from .models import models
 from .score import score
 from .serve import serve
+from .train import export, train
 
 app = typer.Typer(
     name="audio-detect",
@@ -38,21 +38,10 @@ app.command("metrics")(metrics)
 app.command("models")(models)
 app.command("serve")(serve)
 app.command("batch")(batch)
+app.command("train")(train)
+app.command("export")(export)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
-
-
-@app.command("train")
-def train(
-    config: Annotated[Path, typer.Option(help="Training config (configs/*.json).")],
-    manifest: Annotated[Path | None, typer.Option(help="Override the config's manifest.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Model directory to write.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
-) -> None:
-    """Train a detector from a config and write a verified model directory."""
-    from .train_classic import run_classic
-
-    run_classic(config, manifest=manifest, out=out, workers=workers)
 
 
 def main() -> None:

@@ -1,0 +1,61 @@
+"""Building blocks shared by the neural countermeasures: score heads, feature norm."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["HEADS", "ScoreHead", "feature_norm"]
+
+HEADS = ("linear", "cosine")
+
+
+class ScoreHead(nn.Module):
+    """Map an embedding to one raw score, higher = spoof.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding size.
+    kind : str
+        ``linear``: an affine map, the logit difference ``logit(spoof) -
+        logit(bona fide)`` of a two-class softmax (trained with cross-entropy).
+        ``cosine``: minus the cosine similarity to a learned bona fide direction,
+        in ``[-1, 1]``, as in one-class softmax (Zhang, Jiang & Duan, "One-class
+        learning towards synthetic voice spoofing detection", IEEE SPL 2021).
+    """
+
+    def __init__(self, dim: int, *, kind: str = "linear") -> None:
+        super().__init__()
+        if kind not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {kind!r}")
+        self.kind = kind
+        if kind == "linear":
+            self.fc = nn.Linear(dim, 1)
+        else:
+            self.center = nn.Parameter(torch.randn(1, dim) * 0.25)
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        """``(B, dim) -> (B,)``."""
+        if self.kind == "linear":
+            return self.fc(emb).squeeze(-1)
+        w = nn.functional.normalize(self.center, dim=1, eps=1e-6)
+        x = nn.functional.normalize(emb, dim=1, eps=1e-6)
+        return -(x * w).sum(dim=1)
+
+
+def feature_norm(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise ``(B, F, T)`` features over time per window.
+
+    ``cmvn``: zero mean, unit variance per coefficient (gain and stationary channel
+    invariant); ``cms``: cepstral mean subtraction only; ``none``: unchanged.
+    """
+    if mode == "none":
+        return feats
+    mu = feats.mean(dim=2, keepdim=True)
+    if mode == "cms":
+        return feats - mu
+    if mode == "cmvn":
+        var = (feats - mu).pow(2).mean(dim=2, keepdim=True)
+        return (feats - mu) / torch.sqrt(var + eps)
+    raise ValueError(f"norm must be 'cmvn', 'cms' or 'none', got {mode!r}")

@@ -1,0 +1,127 @@
+"""``audio-detect train``: train, export, calibrate and write a model directory.
+
+Neural configs (``"model": {"arch": "lcnn" | "aasist_l", ...}``) run
+:func:`audio_detect.training.pipeline.run_training`; classic configs
+(``"model": "lfcc_gmm"``) are handed to the classic trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..exceptions import AudioDetectError
+from ._common import console, fail, stage_progress
+
+__all__ = ["export", "train"]
+
+
+def _file_logger(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    pkg = logging.getLogger("audio_detect")
+    pkg.addHandler(handler)
+    if pkg.getEffectiveLevel() > logging.INFO:
+        pkg.setLevel(logging.INFO)
+    return handler
+
+
+def train(
+    config: Annotated[Path, typer.Option(help="Training config (configs/*.json).")],
+    manifest: Annotated[Path | None, typer.Option(help="Override the config's manifest.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Model directory to write (default models/<name>).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Wall-clock budget of the training loop.")
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoints and logs (default <out>.work next to the model dir)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (classic models).")] = 2,
+) -> None:
+    """Train a detector from a config and write a verified model directory."""
+    from .train_classic import is_classic_config, run_classic
+
+    if not config.is_file():
+        raise fail(f"config file {config} not found")
+    if is_classic_config(config):
+        run_classic(config, manifest=manifest, out=out, workers=workers)
+        return
+
+    from ..training.config import load_train_config
+    from ..training.pipeline import run_training
+
+    try:
+        cfg = load_train_config(config)
+        if seed is not None:
+            cfg = cfg.replace(seed=seed)
+        out_dir = out or Path("models") / cfg.name
+        wdir = work_dir or out_dir.parent / f"{out_dir.name}.work"
+        handler = _file_logger(wdir / "train.log")
+        try:
+            with stage_progress() as progress:
+                doc = run_training(
+                    cfg,
+                    out_dir=out_dir,
+                    manifest_path=manifest,
+                    work_dir=wdir,
+                    max_minutes=max_minutes,
+                    progress=progress,
+                )
+        finally:
+            logging.getLogger("audio_detect").removeHandler(handler)
+            handler.close()
+    except AudioDetectError as exc:
+        raise fail(exc) from exc
+    _print_metrics(out_dir, doc)
+    console.print(f"  log: {wdir / 'train_log.jsonl'}")
+
+
+def export(
+    config: Annotated[Path, typer.Option(help="Training config the checkpoint was trained with.")],
+    checkpoint: Annotated[Path, typer.Option(help="best.safetensors from a training work dir.")],
+    manifest: Annotated[Path | None, typer.Option(help="Override the config's manifest.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Model directory to write (default models/<name>).")
+    ] = None,
+) -> None:
+    """Export a trained checkpoint to ONNX, calibrate it on dev and write a model directory."""
+    from ..training.config import load_train_config
+    from ..training.pipeline import export_checkpoint
+
+    if not checkpoint.is_file():
+        raise fail(f"checkpoint {checkpoint} not found")
+    try:
+        cfg = load_train_config(config)
+        out_dir = out or Path("models") / cfg.name
+        with stage_progress() as progress:
+            doc = export_checkpoint(
+                cfg, checkpoint, out_dir=out_dir, manifest_path=manifest, progress=progress
+            )
+    except AudioDetectError as exc:
+        raise fail(exc) from exc
+    _print_metrics(out_dir, doc)
+
+
+def _print_metrics(out_dir: Path, doc: dict[str, Any]) -> None:
+    tr, metrics = doc["training"], doc["metrics"]
+    console.print(
+        f"wrote {out_dir}: {tr['n_parameters']} parameters, {tr.get('steps', '-')} steps, "
+        f"best dev epoch {tr.get('best_epoch', '-')}, "
+        f"{tr.get('train_wall_seconds', '-')} s training"
+    )
+    for key, m in metrics.items():
+        if "eer" in m:
+            act, cllr = m.get("act_dcf", float("nan")), m.get("cllr", float("nan"))
+            console.print(
+                f"  {key:<24} EER {100 * m['eer']:6.2f} %  minDCF {m['min_dcf']:.3f}  "
+                f"actDCF {act:.3f}  Cllr {cllr:.3f}"
+            )

@@ -1,0 +1,109 @@
+"""Markdown model card of a trained neural countermeasure (Mitchell et al., FAT* 2019)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import TrainConfig
+
+__all__ = ["model_card"]
+
+_ARCH_TEXT = {
+    "lcnn": (
+        "Light CNN with Max-Feature-Map activations on {kind} features computed inside the "
+        "graph (Lavrentyeva et al., Interspeech 2019; Wang & Yamagishi, Interspeech 2021), "
+        "with attentive statistics pooling instead of the BLSTM."
+    ),
+    "aasist_l": (
+        "AASIST-L spectro-temporal graph attention network on the raw waveform (Jung et al., "
+        "ICASSP 2022): fixed sinc filter bank, residual encoder, spectral and temporal graph "
+        "attention, heterogeneous stacking graph attention with a master node."
+    ),
+}
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.2f} %" if isinstance(v, int | float) else "n/a"
+
+
+def _metrics_table(metrics: dict[str, Any]) -> list[str]:
+    lines = [
+        "| split / condition | trials (bona fide / spoof) | EER | minDCF | actDCF | Cllr |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, m in metrics.items():
+        if "eer" not in m:
+            continue
+        lines.append(
+            f"| {key} | {m['n_bonafide']} / {m['n_spoof']} | {_pct(m['eer'])} | "
+            f"{m['min_dcf']:.3f} | {m.get('act_dcf', float('nan')):.3f} | "
+            f"{m.get('cllr', float('nan')):.3f} |"
+        )
+    return lines
+
+
+def model_card(
+    config: TrainConfig,
+    *,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    thresholds: dict[str, Any],
+) -> str:
+    """Return the ``MODEL_CARD.md`` text for a run."""
+    arch = _ARCH_TEXT.get(config.model.arch, config.model.arch).format(kind=config.feature.kind)
+    splits = training.get("splits", {})
+    lines = [
+        f"# {config.name} {config.version}",
+        "",
+        config.description,
+        "",
+        "## Model",
+        "",
+        f"- Architecture: {arch}",
+        f"- Parameters: {training.get('n_parameters')}; loss: {config.loss}; "
+        f"sample rate: {config.sample_rate} Hz.",
+        "- Input: mono float32 waveform at the model rate, any length (windows of "
+        f"{config.window.window_seconds} s of VAD speech in serving); output: raw score, "
+        "higher = spoof. Calibrated to a natural-log LLR by the affine map in `manifest.json`.",
+        "",
+        "## Training",
+        "",
+        f"- Manifest: `{training.get('manifest')}` ({training.get('protocol')}).",
+    ]
+    for name, s in splits.items():
+        systems = s["systems"]
+        shown = ", ".join(systems[:15])
+        if len(systems) > 15:
+            shown += f", ... ({len(systems)} in all)"
+        lines.append(
+            f"- {name}: {s['n_bonafide']} bona fide + {s['n_spoof']} spoof utterances, "
+            f"{s['speech_hours']} h of speech; spoof systems: {shown or '-'}."
+        )
+    lines += [
+        f"- Seed {training.get('seed')}, {training.get('steps')} steps in "
+        f"{training.get('epochs')} epochs ({training.get('stopped_by')}), best dev epoch "
+        f"{training.get('best_epoch')}, {training.get('train_wall_seconds')} s of training on "
+        f"{config.num_threads} CPU threads.",
+        "- Augmentation (both classes alike): RawBoost (Tak et al., ICASSP 2022), telephone "
+        f"channels {config.augment.channel_conditions}, band limiting, gain, speed.",
+        "",
+        "## Calibration and tiers",
+        "",
+        "Logistic calibration fitted on the dev split's call-level scores (serving windows, "
+        f"top-{config.window.top_k} mean). Tier thresholds (LLR): medium "
+        f"{thresholds.get('medium'):.3f}, high {thresholds.get('high'):.3f}, set for "
+        f"{thresholds.get('target_false_alarm')} false alarms on dev bona fide speech.",
+        "",
+        "## Metrics",
+        "",
+        *_metrics_table(metrics),
+        "",
+        "## Limits",
+        "",
+        "- Trained on a small corpus; spoofing systems outside it (especially modern "
+        "zero-shot voice cloning) may be missed. Treat the score as one signal among others.",
+        "- Thresholds were set on a small dev split; rates below 1/n of its bona fide trials "
+        "are not measurable.",
+        "",
+    ]
+    return "\n".join(lines)
