@@ -12,6 +12,7 @@ __all__ = [
     "AudioDetectError",
     "AudioTooLongError",
     "AudioTooShortError",
+    "ChannelUnavailableError",
     "DatasetFormatError",
     "IncompatibleModelError",
     "ModelIntegrityError",
@@ -39,7 +40,7 @@ class ParameterError(AudioDetectError, ValueError):
 
     @classmethod
     def invalid(cls, name: str, allowed: str, got: object) -> ParameterError:
-        """Build the templated message ``The 'name' parameter must be <allowed>. Got <got> instead.``"""
+        """Build ``The 'name' parameter must be <allowed>. Got <got> instead.``"""
         return cls(f"The {name!r} parameter must be {allowed}. Got {got!r} instead.")
 
 
@@ -79,6 +80,12 @@ class NotEnoughSpeechError(AudioDetectError):
     """
 
     code = "not_enough_speech"
+
+
+class ChannelUnavailableError(AudioDetectError):
+    """A channel simulation stage needs an encoder or tool that is not installed."""
+
+    code = "channel_unavailable"
 
 
 class DatasetFormatError(AudioDetectError, ValueError):

@@ -9,6 +9,7 @@ import typer
 from ._common import setup_logging
 from .audit import audit_app
 from .batch import batch
+from .corpus import corpus_app
 from .evaluate import evaluate
 from .keys import keys_app
 from .metrics import metrics
@@ -42,6 +43,7 @@ app.command("train")(train)
 app.command("export")(export)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(corpus_app, name="corpus")
 
 
 def main() -> None:
