@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 from audio_detect.detector import Detector
 
 from .errors import ApiError
-from .security import SCOPES, Principal, is_loopback, verify_key
+from .security import SCOPES, Principal, is_loopback, parse_key, verify_key
 from .services import Services
 from .settings import Settings
 from .store import Store
@@ -109,12 +109,23 @@ async def authenticate(
             )  # fmt: skip
         found = await run_in_threadpool(verify_key, services.store, key)
         if found is None:
+            services.metrics.rejected.labels("invalid_api_key").inc()
+            logger.warning(
+                "rejected API key (id %s) from %s on %s", parse_key(key) or "malformed",
+                client_host, conn.url.path,
+            )  # fmt: skip
             raise ApiError(
                 401, "invalid_api_key", "The API key is invalid or revoked.",
                 headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
         principal = found
+        due = services.key_usage.note(found.key_id) if found.key_id else None
+        if due is not None:  # audit of key use, batched (KeyUsage)
+            await run_in_threadpool(
+                services.store.record_key_use, found.key_id, uses=due[0], last_used_at=due[1]
+            )
     if scope is not None and scope not in principal.scopes:
+        logger.warning("key %s lacks scope %r for %s", principal.key_id, scope, conn.url.path)
         raise ApiError(403, "forbidden", f"This API key lacks the {scope!r} scope.")
     wait = services.buckets.take(
         principal.bucket if principal.key_id else f"dev:{client_host}",

@@ -102,6 +102,19 @@ class ScoringPool:
         if self._on_change is not None:
             self._on_change(n)
 
+    def check_capacity(self) -> None:
+        """Raise the 503 ``overloaded`` (``Retry-After``) when the pool is full.
+
+        :meth:`run` calls it; ``/v1/analyze`` also calls it *before* reading the body,
+        so a saturated server sheds an upload at once instead of first reading up to
+        ``max_upload_bytes`` of it into memory.
+        """
+        if self._inflight >= self.capacity:
+            raise ApiError(
+                503, "overloaded", "The server is busy scoring other audio; retry shortly.",
+                retry_after=2,
+            )  # fmt: skip
+
     async def run(
         self, fn: Callable[..., T], *args: Any, timeout: float, shed: bool = True, **kwargs: Any
     ) -> T:
@@ -116,11 +129,8 @@ class ScoringPool:
         shed : bool
             Refuse with 503 ``overloaded`` when the queue is full (else wait in line).
         """
-        if shed and self._inflight >= self.capacity:
-            raise ApiError(
-                503, "overloaded", "The server is busy scoring other audio; retry shortly.",
-                retry_after=2,
-            )  # fmt: skip
+        if shed:
+            self.check_capacity()
         self._change(+1)
         try:
             future = self._executor.submit(fn, *args, **kwargs)

@@ -13,6 +13,7 @@ late and duplicate chunks are dropped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -35,6 +36,11 @@ logger = logging.getLogger(__name__)
 #: The µ-law byte that decodes to 0.
 MULAW_SILENCE = 0xFF
 _FLUSH_SECONDS = 0.1
+#: Longest loss filled with silence for one gap: 10 s of 8 kHz µ-law. Without the cap a
+#: single media event with ``chunk: 10000000`` made the server allocate 1.6 GB of
+#: silence (found by fuzz/fuzz_stream.py; regression test in tests/reliability).
+MAX_GAP_BYTES = 80_000
+_MAX_SKIPPED = 10_000
 _BYTES_PER_SAMPLE = {"pcm_s16le": 2, "mulaw": 1, "alaw": 1}
 
 
@@ -92,19 +98,36 @@ class LiveSession:
         # Scorer calls run in pool threads; a cancelled await does not stop its thread,
         # so the lock keeps push/finish of one session strictly sequential.
         self._lock = threading.Lock()
+        self._task: asyncio.Future[list[StreamUpdate]] | None = None
         self.live = LiveCall(call_id=call_id, protocol=protocol, stream_id=stream_id)
         services.live_calls[call_id] = self.live
 
     async def feed(self, data: bytes) -> list[StreamUpdate]:
-        """Add audio bytes; return the rolling verdicts they triggered."""
+        """Add audio bytes; return the rolling verdicts produced since the last call.
+
+        Scoring runs in the background, one flush at a time: while a flush waits for
+        (or runs in) the scoring pool, new audio collects in a buffer and the caller
+        goes straight back to reading its socket. (Awaiting each flush made a stream
+        stop reading while uploads held the pool; the WebSocket's receive queue filled,
+        its keep-alive pongs went unread and the connection died with 1011 "keepalive
+        ping timeout": seen in the soak, benchmarks/soak.py.)
+        """
+        ready = self._collect()
         if self.limit_reached or not data:
-            return []
+            return ready
         self._sha.update(data)
         self.bytes_received += len(data)
         self._pending += data
-        if len(self._pending) < self._flush_bytes:
+        if self._task is None and len(self._pending) >= self._flush_bytes:
+            self._task = asyncio.ensure_future(self._flush())
+        return ready
+
+    def _collect(self) -> list[StreamUpdate]:
+        """Verdicts of a finished background flush (re-raises its error)."""
+        if self._task is None or not self._task.done():
             return []
-        return await self._flush()
+        task, self._task = self._task, None
+        return task.result()
 
     async def _flush(self) -> list[StreamUpdate]:
         chunk = bytes(self._pending)
@@ -125,7 +148,15 @@ class LiveSession:
         """Score the rest, record the final decision; return (updates, final, decision id)."""
         s = self.services
         try:
-            updates = await self._flush() if self._pending else []
+            updates: list[StreamUpdate] = []
+            if self._task is not None:
+                try:
+                    updates = await self._task
+                except Exception as exc:  # the final decision is still recorded below
+                    logger.warning("stream %s: background scoring failed: %r", self.call_id, exc)
+                self._task = None
+            if self._pending:
+                updates += await self._flush()
             final = await s.pool.run(
                 self._locked, self.scorer.finish,
                 timeout=s.settings.request_timeout_seconds * 10, shed=False,
@@ -218,9 +249,10 @@ class ChunkReorderer:
         first = min(self._buf)
         n_missing = first - self.next_chunk
         self.stats["missing"] += n_missing
-        if len(self._skipped) < 10_000:
-            self._skipped.update(range(self.next_chunk, first))
-        n_bytes = n_missing * self._last_len
+        room = _MAX_SKIPPED - len(self._skipped)
+        if room > 0:  # remembered to tell late chunks from duplicates; bounded
+            self._skipped.update(range(self.next_chunk, min(first, self.next_chunk + room)))
+        n_bytes = min(n_missing * self._last_len, MAX_GAP_BYTES)
         ts = self._buf[first][0]
         if ts is not None and self._last_end_ms is not None:
             gap_ms = ts - self._last_end_ms

@@ -23,7 +23,7 @@ from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
 from .metrics import Metrics, RequestContextMiddleware
 from .routers import analyze, calls, console, health, models, stream, twilio
-from .security import TokenBuckets
+from .security import TokenBuckets, install_log_redaction
 from .services import Services
 from .settings import Settings
 from .store import Store
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.jobs.shutdown()
             await services.webhooks.aclose()
             pool.shutdown()
+            services.key_usage.flush(store)
             store.close()
 
     app = FastAPI(
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = None
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_log_redaction()  # ?api_key= of WebSocket URLs never reaches the logs
     for router in (health.router, analyze.router, models.router, calls.router):
         app.include_router(router)
     app.include_router(stream.router)

@@ -15,16 +15,21 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from .store import Store
+from .store.tables import utcnow
 
 __all__ = [
     "SCOPES",
+    "KeyUsage",
     "Principal",
+    "RedactKeysFilter",
     "TokenBuckets",
     "create_key",
     "hash_key",
@@ -155,3 +160,78 @@ class TokenBuckets:
                 ]:
                     del self._buckets[key]
             return (cost - tokens) / rate
+
+
+class KeyUsage:
+    """Audit of key use: per-key use counts and last-use times, batched to the store.
+
+    The first use of a key in this process is written at once; later uses are
+    accumulated and written at most every ``interval`` seconds per key (one UPDATE per
+    key per minute instead of one per request), and :meth:`flush` writes the rest at
+    shutdown. A crash loses at most ``interval`` seconds of counts, never a decision.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between two writes for one key.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._pending: dict[str, tuple[int, datetime]] = {}
+        self._written: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def note(self, key_id: str) -> tuple[int, datetime] | None:
+        """Count one use; return ``(uses, last_used_at)`` when it is time to write."""
+        now = time.monotonic()
+        with self._lock:
+            uses = self._pending.get(key_id, (0, utcnow()))[0] + 1
+            last = self._written.get(key_id)
+            if last is not None and now - last < self.interval:
+                self._pending[key_id] = (uses, utcnow())
+                return None
+            self._pending.pop(key_id, None)
+            self._written[key_id] = now
+            return uses, utcnow()
+
+    def flush(self, store: Store) -> None:
+        """Write every pending count (at shutdown)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for key_id, (uses, last_used_at) in pending.items():
+            try:
+                store.record_key_use(key_id, uses=uses, last_used_at=last_used_at)
+            except Exception:  # best effort at shutdown: the store may be gone
+                logger.warning("could not record the use of key %s", key_id, exc_info=True)
+
+
+_SECRET_IN_QUERY = re.compile(r"(api_key=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactKeysFilter(logging.Filter):
+    """Replace ``api_key=<secret>`` in log records by ``api_key=***``.
+
+    WebSocket clients may pass the key in the query string (browsers cannot set
+    headers), and uvicorn logs the path with its query string: without this filter the
+    key would sit in plain text in every access log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            if any(isinstance(a, str) and "api_key=" in a.lower() for a in args):
+                record.args = tuple(
+                    _SECRET_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in args
+                )
+        if isinstance(record.msg, str) and "api_key=" in record.msg.lower():
+            record.msg = _SECRET_IN_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactKeysFilter` to uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeysFilter) for f in log.filters):
+            log.addFilter(RedactKeysFilter())

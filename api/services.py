@@ -24,7 +24,7 @@ from audio_detect.exceptions import ParameterError
 from .limits import ScoringPool
 from .metrics import Metrics
 from .schemas import AnalyzeParams
-from .security import Principal, TokenBuckets
+from .security import KeyUsage, Principal, TokenBuckets
 from .settings import Settings
 from .store import Store
 from .store.tables import utcnow
@@ -121,6 +121,7 @@ class Services:
     buckets: TokenBuckets
     webhooks: WebhookSender
     jobs: JobRunner | None = None
+    key_usage: KeyUsage = field(default_factory=KeyUsage)
     live_calls: dict[str, LiveCall] = field(default_factory=dict)
     open_streams: int = 0
 

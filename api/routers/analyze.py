@@ -79,6 +79,7 @@ async def _read_body(request: Request, timeout: float) -> bytes:
 async def _read_multipart(
     request: Request, params: AnalyzeParams, timeout: float
 ) -> tuple[bytes, str, AnalyzeParams]:
+    form = None
     try:
         async with asyncio.timeout(timeout):
             form = await request.form(max_files=1, max_fields=32, max_part_size=64 * 1024)
@@ -88,8 +89,10 @@ async def _read_multipart(
             data = await upload.read()
     except TimeoutError as exc:
         raise ApiError(408, "request_timeout", "The body was not received in time.") from exc
+    finally:  # spooled temporary files are closed (deleted) on every path, errors included
+        if form is not None:
+            await form.close()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    await form.close()
     if fields:
         merged = {**params.model_dump(by_alias=True, exclude_unset=True), **fields}
         try:
@@ -121,6 +124,12 @@ async def analyze(
     name/version/sha and processing time for one recording. With ``Prefer:
     respond-async`` (or ``?async=true``) the answer is ``202`` with a job id instead."""
     settings = services.settings
+    # Shed before reading the body: a saturated server answers 503 at once rather than
+    # first reading up to max_upload_bytes per request into memory.
+    if not _wants_async(prefer, params):
+        services.pool.check_capacity()
+    elif services.jobs is not None and services.jobs.pending >= settings.max_jobs:
+        raise ApiError(503, "overloaded", "Too many analysis jobs pending.", retry_after=5)
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
     if media == "multipart/form-data":

@@ -49,8 +49,13 @@ _SECRET_PARAMS = ("api_key",)
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}`` (fields of the wrong type are ignored)."""
+    return value if isinstance(value, dict) else {}
 
 
 class _ProtocolError(Exception):
@@ -110,13 +115,11 @@ async def _serve(websocket: WebSocket, services: Services, request_id: str | Non
     start_msg = await _wait_start(websocket, services)
     if start_msg is None:
         return
-    start = start_msg.get("start") or {}
-    params = start.get("customParameters") or {}
-    if not isinstance(params, dict):
-        params = {}
+    start = _dict(start_msg.get("start"))
+    params = _dict(start.get("customParameters"))
     key = presented_key(websocket, allow_query=True) or params.get("api_key")
     principal = await authenticate(websocket, services, "analyze", key)
-    fmt = start.get("mediaFormat") or {}
+    fmt = _dict(start.get("mediaFormat"))
     if (
         fmt.get("encoding") != "audio/x-mulaw"
         or _int(fmt.get("sampleRate")) != 8000
@@ -211,11 +214,11 @@ async def _pump(
             return "stop"
         if kind == "mark":
             session.live.latest = {**(session.live.latest or {}),
-                                   "mark": (event.get("mark") or {}).get("name")}  # fmt: skip
+                                   "mark": _dict(event.get("mark")).get("name")}  # fmt: skip
             continue
         if kind != "media":
             continue  # dtmf, a repeated connected/start...
-        media = event.get("media") or {}
+        media = _dict(event.get("media"))
         if str(media.get("track") or "inbound") != track:
             continue
         try:

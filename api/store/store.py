@@ -156,6 +156,15 @@ class Store:
             )
             return bool(res.rowcount)
 
+    def record_key_use(self, key_id: str, *, uses: int, last_used_at: datetime) -> None:
+        """Add ``uses`` to a key's use count and set its last-use time (audit of key use)."""
+        with self.session() as s, s.begin():
+            s.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .values(use_count=ApiKey.use_count + uses, last_used_at=last_used_at)
+            )
+
     # -- decisions ----------------------------------------------------------------------
     def add_decision(
         self, record: dict[str, Any], *, audio: bytes | None = None,

@@ -63,6 +63,10 @@ class ApiKey(Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Audit of key use (migration 0002): last authenticated use and number of uses,
+    #: written at most once a minute per key (see :class:`api.security.KeyUsage`).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    use_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DecisionRecord(Base):

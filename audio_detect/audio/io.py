@@ -74,6 +74,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _BLOCK_SAMPLES = 2**18  # samples (all channels) per soundfile read: 1 MiB of float32
+#: Decoding work bound: at most ``max_seconds`` x this many samples (all channels), the
+#: work of 48 kHz stereo. Without it a 270 kB FLAC declaring 655 kHz kept a core busy
+#: for a minute within the duration limit (tests/fixtures/hostile/bomb_655khz.flac).
+MAX_WORK_RATE = 96_000
+#: Largest single allocation FFmpeg may make (``av_max_alloc``). A 72-byte WAV whose
+#: LIST/INFO sub-chunk declares 2 GB otherwise made FFmpeg allocate and zero 2 GB.
+FFMPEG_MAX_ALLOC = 32 * 2**20
 _RAW_CODECS = {"pcm_s16le": ("pcm_s16le", 16), "mulaw": ("pcm_mulaw", 8), "alaw": ("pcm_alaw", 8)}
 _SAVE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 # libsndfile containers used on the fast path; anything else (MP3...) goes to FFmpeg.
@@ -205,6 +212,12 @@ class _Sink:
                 f"Audio is longer than max_seconds={self.max_seconds:g} "
                 f"(stopped decoding after {self.frames / self.source_sr:.1f} s)."
             )
+        if self.frames * self.channels > self.max_seconds * MAX_WORK_RATE:
+            raise AudioTooLongError(
+                f"A {self.source_sr} Hz x {self.channels} channel input may hold at most "
+                f"max_seconds x {MAX_WORK_RATE} samples (the decoding work of 48 kHz stereo); "
+                f"stopped after {self.frames / self.source_sr:.1f} s."
+            )
         if not np.isfinite(block).all():
             raise AudioDecodeError("Audio contains non-finite samples (NaN or Inf).")
         if isinstance(self.channel, int):
@@ -325,6 +338,11 @@ def load_audio(
     if sink.frames == 0:
         raise AudioTooShortError("The input is well-formed but holds zero audio samples.")
     samples = sink.finish()
+    if samples.size == 0:  # e.g. 2 samples at 48 kHz resampled to 8 kHz (found by fuzzing)
+        raise AudioTooShortError(
+            f"The input holds {sink.frames} sample(s) at {sink.source_sr} Hz: "
+            f"none remain at {sink.target_sr} Hz."
+        )
     extra = {"decoder": decoded.decoder, **decoded.extra}
     if sink.clipped:
         extra["clipped_samples"] = sink.clipped
@@ -476,9 +494,44 @@ def _looks_like_mpeg_audio(head: bytes) -> bool:
     return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
+class _SeekSafe:
+    """A file object for libsndfile's virtual I/O whose ``seek`` never raises.
+
+    libsndfile seeks to negative offsets on some corrupt headers; the exception then
+    escaped soundfile's cffi callback and was printed with a traceback on stderr (in a
+    server log, for every such upload). A failed seek now reports position -1, which
+    libsndfile treats as the I/O error it is.
+    """
+
+    mode = "rb"
+
+    def __init__(self, fobj: BinaryIO) -> None:
+        self._f = fobj
+        self._failed = False
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def readinto(self, buf: Any) -> int:
+        return self._f.readinto(buf)  # type: ignore[attr-defined]
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._f.seek(offset, whence)
+        except (OSError, ValueError):
+            self._failed = True
+            return -1
+
+    def tell(self) -> int:
+        if self._failed:
+            self._failed = False
+            return -1
+        return self._f.tell()
+
+
 def _decode_soundfile(fobj: BinaryIO, make_sink: Any) -> _Decoded | None:
     fobj.seek(0)
-    with sf.SoundFile(fobj) as f:
+    with sf.SoundFile(_SeekSafe(fobj)) as f:
         container = _SF_CONTAINERS.get(f.format)
         if container is None:
             logger.debug("load_audio: soundfile sees %s; leaving it to PyAV", f.format)
@@ -500,13 +553,75 @@ def _decode_soundfile(fobj: BinaryIO, make_sink: Any) -> _Decoded | None:
         return _Decoded(sink, codec, container, bits, "soundfile")
 
 
+class _Unnamed:
+    """A read-only view of a file object without its ``name``.
+
+    PyAV hands a file object's ``name`` to FFmpeg as the URL, and FFmpeg's probe then
+    scores formats by the file extension too, so a path ending in ``.sph`` decoded
+    differently from the same bytes in memory. Without a name, detection is by content.
+    """
+
+    def __init__(self, fobj: BinaryIO) -> None:
+        self._f = fobj
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+_ffmpeg_capped = False
+
+
+def _cap_ffmpeg_allocations(av_module: Any) -> None:
+    """Set FFmpeg's ``av_max_alloc`` to :data:`FFMPEG_MAX_ALLOC` (once per process).
+
+    The libavutil PyAV loaded is found among the process's mappings (Linux) or next to
+    the ``av`` package (wheels bundle it); when it cannot be found the cap is skipped
+    with a warning.
+    """
+    global _ffmpeg_capped
+    if _ffmpeg_capped:
+        return
+    _ffmpeg_capped = True
+    import ctypes
+    import glob
+
+    candidates: list[str] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            candidates = [ln.split()[-1] for ln in maps if "libavutil" in ln and "/" in ln]
+    except OSError:
+        pass
+    pkg = os.path.dirname(av_module.__file__)
+    for pattern in ("../av.libs/libavutil*", ".dylibs/libavutil*", "../av.libs/avutil*"):
+        candidates += sorted(glob.glob(os.path.join(pkg, pattern)))
+    for path in candidates:
+        try:
+            ctypes.CDLL(path).av_max_alloc(ctypes.c_size_t(FFMPEG_MAX_ALLOC))
+        except (OSError, AttributeError):
+            continue
+        logger.debug("FFmpeg allocations capped at %d bytes (%s)", FFMPEG_MAX_ALLOC, path)
+        return
+    logger.warning("could not cap FFmpeg allocations: libavutil not found")
+
+
 def _decode_pyav(fobj: BinaryIO, make_sink: Any) -> _Decoded:
     import av
 
+    _cap_ffmpeg_allocations(av)
     fobj.seek(0)
     head = fobj.read(64)
     fobj.seek(0)
-    with av.open(fobj, mode="r", metadata_errors="replace") as container:
+    # _Unnamed: FFmpeg would otherwise take the file name's extension as a format hint.
+    with av.open(_Unnamed(fobj), mode="r", metadata_errors="replace") as container:
         fmt = container.format.name.split(",")[0]
         if not container.streams.audio:
             raise UnsupportedFormatError(f"The input ({fmt!r}) has no audio stream.")

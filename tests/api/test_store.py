@@ -66,8 +66,8 @@ def _record(**over):
 
 
 def test_migrations_are_idempotent(store):
-    assert store.migrate() == "0001"
-    assert store.migrate() == "0001"
+    assert store.migrate() == "0002"
+    assert store.migrate() == "0002"
     assert store.ping()
 
 
