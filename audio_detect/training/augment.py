@@ -79,6 +79,24 @@ def _normalise_peak(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (x * (ref_peak / peak)).astype(np.float32)
 
 
+def _rawboost_fir(rng: np.random.Generator, sr: int) -> np.ndarray:
+    """The band-filter cascade of RawBoost (5 bands, 20 Hz-8 kHz scaled to ``sr``)."""
+    scale = sr / 16000
+    return _random_fir_bank(
+        rng,
+        sr,
+        n_bands=5,
+        min_f=20 * scale,
+        max_f=min(8000 * scale, sr / 2 - 1),
+        min_bw=100 * scale,
+        max_bw=1000 * scale,
+        min_coeff=10,
+        max_coeff=100,
+        min_g=0.0,
+        max_g=0.0,
+    )
+
+
 def rawboost_linear_nonlinear(
     y: np.ndarray, *, sr: int, rng: np.random.Generator, n_orders: int = 3
 ) -> np.ndarray:
@@ -89,21 +107,8 @@ def rawboost_linear_nonlinear(
     sum is rescaled to the input peak.
     """
     out = np.zeros_like(y, dtype=np.float64)
-    scale = sr / 16000
     for order in range(1, n_orders + 1):
-        b = _random_fir_bank(
-            rng,
-            sr,
-            n_bands=5,
-            min_f=20 * scale,
-            max_f=min(8000 * scale, sr / 2 - 1),
-            min_bw=100 * scale,
-            max_bw=1000 * scale,
-            min_coeff=10,
-            max_coeff=100,
-            min_g=0.0,
-            max_g=0.0,
-        )
+        b = _rawboost_fir(rng, sr)
         part = np.power(y.astype(np.float64), order)
         out += np.convolve(part, b, mode="same") / (order**1.5)
     return _normalise_peak(out, y)
@@ -132,21 +137,8 @@ def rawboost_coloured_noise(
     y: np.ndarray, *, sr: int, rng: np.random.Generator, snr_db: tuple[float, float] = (10, 40)
 ) -> np.ndarray:
     """RawBoost algorithm 3: stationary additive noise coloured by a random FIR filter."""
-    scale = sr / 16000
     noise = rng.standard_normal(len(y))
-    b = _random_fir_bank(
-        rng,
-        sr,
-        n_bands=5,
-        min_f=20 * scale,
-        max_f=min(8000 * scale, sr / 2 - 1),
-        min_bw=100 * scale,
-        max_bw=1000 * scale,
-        min_coeff=10,
-        max_coeff=100,
-        min_g=0.0,
-        max_g=0.0,
-    )
+    b = _rawboost_fir(rng, sr)
     noise = np.convolve(noise, b, mode="same")
     p_sig = float(np.mean(y.astype(np.float64) ** 2)) + 1e-12
     p_noise = float(np.mean(noise**2)) + 1e-12
