@@ -275,7 +275,7 @@ class StreamingScorer:
 
     # -- input --------------------------------------------------------------------------
     def push(self, data: bytes | bytearray | memoryview | np.ndarray) -> list[StreamUpdate]:
-        """Add audio; return the verdicts this chunk triggered (usually none, at most one).
+        """Add audio; return the verdicts this chunk triggered (usually none or one).
 
         Raises
         ------
@@ -291,13 +291,24 @@ class StreamingScorer:
         if over:
             y = y[: max(limit, 0)]
         self._received += y.size
-        self._append(self._resample(y, last=False))
+        y = self._resample(y, last=False)
         if over:
+            self._append(y)
             raise AudioTooLongError(
                 f"The stream is longer than max_seconds={self.max_seconds:g}; "
                 "scoring stopped at the limit."
             )
-        return self._maybe_evaluate()
+        # Append up to each scheduled check point and evaluate there, so the verdicts do
+        # not depend on how the audio was chunked (a large chunk would otherwise skip the
+        # 2-s first-verdict point and report on more speech than promised).
+        updates: list[StreamUpdate] = []
+        pos = 0
+        while pos < y.size:
+            step = max(1, self._next_at - self._n)
+            self._append(y[pos : pos + step])
+            pos += step
+            updates += self._maybe_evaluate()
+        return updates
 
     def push_silence(self, n_samples: int) -> list[StreamUpdate]:
         """Add ``n_samples`` of silence at the input rate (e.g. to fill lost packets)."""

@@ -123,3 +123,17 @@ def test_silence_and_limits(detector):
         StreamingScorer(detector, sample_rate=10)
     with pytest.raises(ParameterError):
         StreamingScorer(detector, encoding="float32").push(b"\x00\x00")
+
+
+def test_verdicts_do_not_depend_on_chunking(detector, fixture_audio):
+    """One big chunk gives the same rolling verdicts as 20 ms frames (first one at ~2 s)."""
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=8000).samples
+    data = encode_g711(y, encoding="mulaw")
+    framed = StreamingScorer(detector, encoding="mulaw", sample_rate=8000, interval_seconds=1.0)
+    small = [u for i in range(0, len(data), 160) for u in framed.push(data[i : i + 160])]
+    whole = StreamingScorer(detector, encoding="mulaw", sample_rate=8000, interval_seconds=1.0)
+    big = whole.push(data)
+    assert len(big) == len(small) >= 2
+    assert [u.audio_seconds for u in big] == [u.audio_seconds for u in small]
+    assert [u.decision.llr for u in big] == [u.decision.llr for u in small]
+    assert big[0].decision.speech_seconds <= 2.6
