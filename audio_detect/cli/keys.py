@@ -51,7 +51,7 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
     database_url: DbOption = None,
 ) -> None:
-    """List keys (ids, names, scopes, state); secrets are never shown."""
+    """List keys (ids, names, scopes, state, last use, use count); secrets are never shown."""
     store = open_store(database_url)
     try:
         rows = store.list_keys()
@@ -63,6 +63,8 @@ def list_keys(
             "rate_limit_per_minute": r.rate_limit_per_minute,
             "created_at": r.created_at.isoformat(),
             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
+            "use_count": r.use_count or 0,
         }
         for r in rows
     ]  # fmt: skip
@@ -71,12 +73,13 @@ def list_keys(
             typer.echo(json.dumps(item))
         return
     table = Table(title="API keys")
-    for col in ("id", "name", "scopes", "rate/min", "created", "state"):
+    for col in ("id", "name", "scopes", "rate/min", "created", "state", "last used", "uses"):
         table.add_column(col)
     for i in items:
         table.add_row(
             i["id"], i["name"], ",".join(i["scopes"]), str(i["rate_limit_per_minute"] or "default"),
             i["created_at"][:19], "revoked" if i["revoked_at"] else "active",
+            (i["last_used_at"] or "never")[:19], str(i["use_count"]),
         )  # fmt: skip
     console.print(table)
 

@@ -46,6 +46,15 @@ def test_keys_create_list_revoke(cli, db, monkeypatch):
     r = runner.invoke(cli, ["keys", "list", "--json"])
     (item,) = [json.loads(line) for line in r.stdout.splitlines()]
     assert item["name"] == "ivr" and item["revoked_at"] is None and key not in r.stdout
+    used_at = datetime.now(UTC)
+    store.record_key_use(item["id"], uses=3, last_used_at=used_at)
+    r = runner.invoke(cli, ["keys", "list", "--json"])
+    (again,) = [json.loads(line) for line in r.stdout.splitlines()]
+    assert again["use_count"] == item["use_count"] + 3
+    assert datetime.fromisoformat(again["last_used_at"]).replace(tzinfo=UTC) >= used_at.replace(
+        microsecond=0
+    ) - timedelta(seconds=1)
+    assert "uses" in runner.invoke(cli, ["keys", "list"]).stdout
     assert runner.invoke(cli, ["keys", "revoke", item["id"]]).exit_code == 0
     assert verify_key(store, key) is None
     assert runner.invoke(cli, ["keys", "revoke", item["id"]]).exit_code != 0
