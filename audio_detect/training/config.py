@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..config import FeatureConfig, WindowConfig
+from ..config import from_dict as dataclass_from_dict
 from ..exceptions import ParameterError
 
 __all__ = ["AugmentConfig", "ModelConfig", "TrainConfig", "load_train_config"]
@@ -22,16 +23,6 @@ ARCHS = ("lcnn", "aasist_l")
 LOSSES = ("ce", "ocsoftmax")
 SCHEDULERS = ("cosine", "step", "constant")
 BALANCE = ("none", "label", "label_group")
-
-
-def _from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ParameterError(
-            f"Unknown {cls.__name__} keys {unknown}; allowed keys are {sorted(names)}."
-        )
-    return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -247,8 +238,8 @@ class TrainConfig:
         }
         for key, sub in nested.items():
             if key in data and isinstance(data[key], dict):
-                data[key] = _from_dict(sub, data[key])
-        return _from_dict(cls, data)
+                data[key] = dataclass_from_dict(sub, data[key])
+        return dataclass_from_dict(cls, data)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (validated again)."""
