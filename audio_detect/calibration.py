@@ -27,6 +27,7 @@ __all__ = [
     "LogisticCalibrator",
     "TierThresholds",
     "assign_tier",
+    "fit_decision_rule",
     "logit",
     "posterior",
     "threshold_for_false_alarm",
@@ -187,6 +188,42 @@ class TierThresholds:
     def from_dict(cls, data: dict[str, Any]) -> TierThresholds:
         """Build from a dict with ``medium`` and ``high`` keys (extra keys ignored)."""
         return cls(medium=float(data["medium"]), high=float(data["high"]))
+
+
+def fit_decision_rule(
+    scores: np.ndarray,
+    y: np.ndarray,
+    *,
+    target_false_alarm: dict[str, float],
+    prior: float = 0.5,
+) -> tuple[LogisticCalibrator, dict[str, Any]]:
+    """Fit the calibration and the risk-tier thresholds on held-out (dev) call scores.
+
+    Parameters
+    ----------
+    scores : np.ndarray
+        Raw call scores (higher = spoof) of a dev split the model never trained on.
+    y : np.ndarray
+        Labels, 1 = spoof.
+    target_false_alarm : dict
+        Bona fide false-alarm rates of the ``medium`` and ``high`` tiers, e.g.
+        ``{"medium": 0.01, "high": 0.001}``.
+    prior : float
+        Effective prior of the logistic calibration.
+
+    Returns
+    -------
+    calibrator : LogisticCalibrator
+        Fitted raw-score to LLR map.
+    thresholds : dict
+        ``{"medium": llr, "high": llr, "target_false_alarm": {...}}`` (``high >= medium``).
+    """
+    s, t = np.asarray(scores, dtype=np.float64), np.asarray(y)
+    cal = LogisticCalibrator(prior=prior).fit(s, t)
+    bona = np.asarray(cal.transform(s[t == BONAFIDE]))
+    medium = threshold_for_false_alarm(bona, rate=float(target_false_alarm["medium"]))
+    high = max(threshold_for_false_alarm(bona, rate=float(target_false_alarm["high"])), medium)
+    return cal, {"medium": medium, "high": high, "target_false_alarm": dict(target_false_alarm)}
 
 
 def assign_tier(llr: float, thresholds: TierThresholds) -> str:

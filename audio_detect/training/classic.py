@@ -31,10 +31,10 @@ import numpy as np
 from ..audio.io import load_audio
 from ..audio.vad import speech_regions
 from ..audio.windows import concat_regions
-from ..calibration import LogisticCalibrator, TierThresholds, threshold_for_false_alarm
+from ..calibration import LogisticCalibrator, fit_decision_rule
 from ..classifiers.gmm import GMMClassifier
 from ..config import FeatureConfig, WindowConfig
-from ..constants import BONAFIDE, SPOOF
+from ..constants import SPOOF
 from ..datasets.manifest import Manifest, Utterance, read_manifest_csv
 from ..exceptions import AudioDetectError, ParameterError
 from ..registry import write_manifest
@@ -218,16 +218,12 @@ def train_classic(
     # Calibrate through the serving path (same VAD, windows and aggregation).
     dev_result = evaluate_manifest(parts["dev"], model=out_dir, workers=workers, progress=progress)
     dev_labels, dev_scores, _ = dev_result.arrays()
-    cal = LogisticCalibrator(prior=0.5).fit(dev_scores, dev_labels)
-    dev_llr = np.asarray(cal.transform(dev_scores))
-    bona = dev_llr[dev_labels == BONAFIDE]
-    tiers = TierThresholds(
-        medium=threshold_for_false_alarm(bona, rate=config.target_false_alarm["medium"]),
-        high=threshold_for_false_alarm(bona, rate=config.target_false_alarm["high"]),
+    cal, thresholds = fit_decision_rule(
+        dev_scores, dev_labels, target_false_alarm=config.target_false_alarm
     )
     manifest_doc.update(
         calibration=cal.to_dict(),
-        thresholds={**tiers.to_dict(), "target_false_alarm": config.target_false_alarm},
+        thresholds=thresholds,
         versions=_versions(),
         training={
             "manifest": mpath.name,

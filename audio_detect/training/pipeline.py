@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ..calibration import LogisticCalibrator, threshold_for_false_alarm
+from ..calibration import LogisticCalibrator, fit_decision_rule
 from ..constants import BONAFIDE, SPOOF
 from ..datasets.manifest import Manifest, read_manifest_csv
 from ..exceptions import ParameterError
@@ -138,12 +138,7 @@ def _summary(y: np.ndarray, llr: np.ndarray, systems: list[str]) -> dict[str, An
 def _calibrate(
     scores: np.ndarray, y: np.ndarray, config: TrainConfig
 ) -> tuple[LogisticCalibrator, dict[str, Any]]:
-    cal = LogisticCalibrator().fit(scores, y)
-    bona_llr = np.asarray(cal.transform(scores[y == BONAFIDE]))
-    fa = config.target_false_alarm
-    medium = threshold_for_false_alarm(bona_llr, rate=float(fa["medium"]))
-    high = max(threshold_for_false_alarm(bona_llr, rate=float(fa["high"])), medium)
-    return cal, {"medium": medium, "high": high, "target_false_alarm": dict(fa)}
+    return fit_decision_rule(scores, y, target_false_alarm=config.target_false_alarm)
 
 
 def _prepare(
