@@ -17,7 +17,7 @@ $(VENV)/.run-$(HASH): pyproject.toml | $(PY)
 
 # Tests also train tiny models (torch) and lint.
 $(VENV)/.test-$(HASH): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[api,dev,train,batch]'
+	$(PY) -m pip install -q -e '.[api,dev,train,batch,encoder]'
 	@touch $@
 
 install-run: $(VENV)/.run-$(HASH)

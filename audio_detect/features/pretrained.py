@@ -470,76 +470,9 @@ def _encoder_numpy(w: WhisperEncoderWeights, mel: np.ndarray) -> np.ndarray:
 
 def _torch_module(w: WhisperEncoderWeights) -> Any:
     """The encoder as a ``torch.nn.Module``: ``(1, 80, frames)`` -> ``(L + 2, 1, T, d)``."""
-    import torch
-    from torch import nn
+    from .whisper_torch import WhisperEncoderModule
 
-    a = {k: torch.from_numpy(v.copy()) for k, v in w.arrays.items()}
-    d, h = w.d_model, w.n_heads
-
-    class _Block(nn.Module):
-        def __init__(self, p: str) -> None:
-            super().__init__()
-            self.ln1 = nn.LayerNorm(d, eps=_LN_EPS)
-            self.qkv = nn.Linear(d, 3 * d)
-            self.out = nn.Linear(d, d)
-            self.ln2 = nn.LayerNorm(d, eps=_LN_EPS)
-            self.fc1 = nn.Linear(d, 4 * d)
-            self.fc2 = nn.Linear(4 * d, d)
-            with torch.no_grad():
-                for ln, key in (
-                    (self.ln1, "self_attention/layer_norm"),
-                    (self.ln2, "ffn/layer_norm"),
-                ):
-                    ln.weight.copy_(a[p + key + "/gamma"])
-                    ln.bias.copy_(a[p + key + "/beta"])
-                for mod, key in (
-                    (self.qkv, "self_attention/linear_0"),
-                    (self.out, "self_attention/linear_1"),
-                    (self.fc1, "ffn/linear_0"),
-                    (self.fc2, "ffn/linear_1"),
-                ):
-                    mod.weight.copy_(a[p + key + "/weight"])
-                    mod.bias.copy_(a[p + key + "/bias"])
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            b, t, _ = x.shape
-            q, k, v = (
-                self.qkv(self.ln1(x)).view(b, t, 3, h, d // h).permute(2, 0, 3, 1, 4).unbind(0)
-            )
-            s = torch.softmax((q @ k.transpose(-1, -2)) * (d // h) ** -0.5, dim=-1)
-            o = (s @ v).transpose(1, 2).reshape(b, t, d)
-            x = x + self.out(o)
-            return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.ln2(x))))
-
-    class _Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv1d(_N_MELS, d, 3, padding=1)
-            self.conv2 = nn.Conv1d(d, d, 3, stride=2, padding=1)
-            self.blocks = nn.ModuleList(_Block(f"layer_{i}/") for i in range(w.n_layers))
-            self.ln_post = nn.LayerNorm(d, eps=_LN_EPS)
-            self.pos: torch.Tensor
-            self.register_buffer("pos", a["position_encodings/encodings"])
-            with torch.no_grad():
-                for conv, key in ((self.conv1, "conv1"), (self.conv2, "conv2")):
-                    conv.weight.copy_(a[key + "/weight"])
-                    assert conv.bias is not None
-                    conv.bias.copy_(a[key + "/bias"])
-                self.ln_post.weight.copy_(a["layer_norm/gamma"])
-                self.ln_post.bias.copy_(a["layer_norm/beta"])
-
-        def forward(self, mel: torch.Tensor) -> torch.Tensor:
-            gelu = torch.nn.functional.gelu
-            x = gelu(self.conv2(gelu(self.conv1(mel)))).transpose(1, 2)
-            x = x + self.pos[: x.shape[1]]
-            states = [x]
-            for blk in self.blocks:
-                x = blk(x)
-                states.append(x)
-            states.append(self.ln_post(x))
-            return torch.stack(states)
-
-    return _Encoder().eval()
+    return WhisperEncoderModule(w).eval()
 
 
 def export_onnx(

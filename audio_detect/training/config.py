@@ -19,7 +19,7 @@ from ..exceptions import ParameterError
 
 __all__ = ["AugmentConfig", "ModelConfig", "TrainConfig", "load_train_config"]
 
-ARCHS = ("lcnn", "aasist_l")
+ARCHS = ("lcnn", "aasist_l", "whisper_cm")
 LOSSES = ("ce", "ocsoftmax")
 SCHEDULERS = ("cosine", "step", "constant")
 BALANCE = ("none", "label", "label_group")
@@ -32,8 +32,10 @@ class ModelConfig:
     Parameters
     ----------
     arch : str
-        ``lcnn`` (:class:`~audio_detect.classifiers.lcnn.LCNN`) or ``aasist_l``
-        (:class:`~audio_detect.classifiers.aasist_l.AASISTL`).
+        ``lcnn`` (:class:`~audio_detect.classifiers.lcnn.LCNN`), ``aasist_l``
+        (:class:`~audio_detect.classifiers.aasist_l.AASISTL`) or ``whisper_cm``
+        (:class:`~audio_detect.classifiers.whisper_cm.WhisperCM`, frozen pretrained
+        Whisper layers and a trained head).
     params : dict
         Extra keyword arguments of the model class (widths, dropout...).
     """

@@ -24,6 +24,10 @@ def build_model(config: TrainConfig) -> nn.Module:
         from ..classifiers.aasist_l import AASISTL
 
         return AASISTL(sample_rate=config.sample_rate, **params)
+    if config.model.arch == "whisper_cm":
+        from ..classifiers.whisper_cm import WhisperCM
+
+        return WhisperCM(sample_rate=config.sample_rate, **params)
     raise ValueError(f"unknown architecture {config.model.arch!r}")  # config validates first
 
 

