@@ -42,7 +42,7 @@ from .constants import (
 from .exceptions import IncompatibleModelError, ParameterError
 from .registry import ModelDir, load_model_dir
 
-__all__ = ["Decision", "Detector", "WindowScore", "load_detector"]
+__all__ = ["Decision", "Detector", "WindowScore", "build_backend", "load_detector"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,20 @@ class OnnxBackend:
         return np.concatenate(out) if out else np.zeros(0)
 
 
+def build_backend(model: ModelDir) -> Backend:
+    """The window scorer of a verified model directory, by its ``format``."""
+    if model.format == "gmm":
+        return GMMBackend(model)
+    if model.format == "onnx":
+        return OnnxBackend(model)
+    if model.format == "fusion":
+        from .fusion import FusionBackend
+
+        return FusionBackend(model)
+    # The registry already rejects other formats; kept for direct construction.
+    raise IncompatibleModelError(f"Unsupported model format {model.format!r}")
+
+
 def aggregate(scores: np.ndarray, *, top_k: int) -> float:
     """Mean of the ``top_k`` highest scores (``top_k=0``: mean of all)."""
     if scores.size == 0:
@@ -172,13 +186,7 @@ class Detector:
             raise IncompatibleModelError(f"{model.path}: manifest has no tier 'thresholds'")
         self.thresholds = TierThresholds.from_dict(m["thresholds"])
         self.prior = float(m.get("prior", 0.5))
-        self.backend: Backend
-        if model.format == "gmm":
-            self.backend = GMMBackend(model)
-        elif model.format == "onnx":
-            self.backend = OnnxBackend(model)
-        else:  # registry already rejects this; kept for direct construction
-            raise IncompatibleModelError(f"Unsupported model format {model.format!r}")
+        self.backend: Backend = build_backend(model)
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> Detector:

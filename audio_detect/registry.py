@@ -33,7 +33,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-SUPPORTED_FORMATS = ("gmm", "onnx")
+SUPPORTED_FORMATS = ("gmm", "onnx", "fusion")
 _DEFAULT_FILE = "DEFAULT"
 
 
@@ -96,7 +96,7 @@ class ModelDir:
 
     @property
     def format(self) -> str:
-        """Storage format, ``gmm`` or ``onnx``."""
+        """Storage format: ``gmm``, ``onnx`` or ``fusion`` (of other model directories)."""
         return str(self.manifest["format"])
 
     @property

@@ -64,29 +64,30 @@ def fixture_audio() -> dict[str, Path]:
     return {p.stem: p for p in sorted(FIXTURE_AUDIO.glob("*.flac"))}
 
 
-@pytest.fixture(scope="session")
-def tiny_gmm_dir(tmp_path_factory: pytest.TempPathFactory, fixture_audio: dict[str, Path]) -> Path:
-    """A real GMM model directory trained in a second on the four fixture clips."""
+def make_gmm_dir(
+    root: Path, name: str, fixture_audio: dict[str, Path], *, kind: str = "lfcc"
+) -> Path:
+    """Train a tiny 8 kHz GMM model directory on the four fixture clips (about a second)."""
     from audio_detect.audio.io import load_audio
     from audio_detect.classifiers.gmm import GMMClassifier
     from audio_detect.config import FeatureConfig, WindowConfig
     from audio_detect.features import compute_features
     from audio_detect.registry import write_manifest
 
-    feature = FeatureConfig(kind="lfcc", sr=8000, n_fft=256, win_length=160, hop_length=80)
+    feature = FeatureConfig(kind=kind, sr=8000, n_fft=256, win_length=160, hop_length=80)
     feats, labels = [], []
     for stem, path in fixture_audio.items():
         y = load_audio(path, sr=8000).samples
         feats.append(compute_features(y, config=feature))
         labels.append(int(stem.startswith("spoof")))
     clf = GMMClassifier(n_components=4, max_iter=20, random_state=0).fit(feats, labels)
-    out = tmp_path_factory.mktemp("models") / "tiny-gmm"
+    out = root / name
     out.mkdir()
     clf.save(out / "gmm.safetensors")
     write_manifest(
         out,
         {
-            "name": "tiny-gmm",
+            "name": name,
             "version": "0.0.1",
             "format": "gmm",
             "weights": "gmm.safetensors",
@@ -101,3 +102,9 @@ def tiny_gmm_dir(tmp_path_factory: pytest.TempPathFactory, fixture_audio: dict[s
     )
     assert np.isfinite(clf.decision_function(feats)).all()
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_gmm_dir(tmp_path_factory: pytest.TempPathFactory, fixture_audio: dict[str, Path]) -> Path:
+    """A real GMM model directory trained in a second on the four fixture clips."""
+    return make_gmm_dir(tmp_path_factory.mktemp("models"), "tiny-gmm", fixture_audio)

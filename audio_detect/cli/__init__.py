@@ -11,6 +11,7 @@ from .audit import audit_app
 from .batch import batch
 from .corpus import corpus_app
 from .evaluate import evaluate
+from .fuse import fuse
 from .keys import keys_app
 from .metrics import metrics
 from .models import models
@@ -41,6 +42,7 @@ app.command("serve")(serve)
 app.command("batch")(batch)
 app.command("train")(train)
 app.command("export")(export)
+app.command("fuse")(fuse)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(corpus_app, name="corpus")
