@@ -145,5 +145,3 @@ def from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
             f"Unknown {cls.__name__} keys {unknown}; allowed keys are {sorted(names)}."
         )
     return cls(**data)
-
-

@@ -22,9 +22,12 @@ from numpy.typing import ArrayLike
 
 from .registry import MANIFEST_NAME, write_manifest
 
-__all__ = ["det_points", "render_model_card", "update_model_card"]
+__all__ = ["det_points", "render_measured", "render_model_card", "update_model_card"]
 
 CARD_NAME = "MODEL_CARD.md"
+
+#: Heading from which ``update_model_card`` rewrites a card; text above it is kept.
+MEASURED_HEADING = "## Measured performance"
 
 #: Points kept of a DET curve stored in a manifest.
 DET_POINTS = 100
@@ -111,7 +114,13 @@ def update_model_card(
         "act_dcf": round(clean["act_dcf"], 6),
         "cllr": round(clean["cllr"], 6),
     }
-    (model_dir / CARD_NAME).write_text(render_model_card(manifest), encoding="utf-8")
+    card_path = model_dir / CARD_NAME
+    existing = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
+    if MEASURED_HEADING in existing:  # keep the trainer's description, data and calibration
+        card = existing.split(MEASURED_HEADING, 1)[0] + render_measured(manifest)
+    else:
+        card = render_model_card(manifest)
+    card_path.write_text(card, encoding="utf-8")
     files = manifest.get("files", {})
     manifest["files"] = sorted({*files, CARD_NAME})
     return write_manifest(model_dir, manifest)
@@ -148,20 +157,38 @@ def render_model_card(manifest: dict[str, Any]) -> str:
     ]
     for split, systems in t.get("systems", {}).items():
         lines.append(f"- {split} spoof systems ({len(systems)}): {', '.join(systems)}")
-    lines += ["", "## Measured performance", ""]
+    return "\n".join([*lines, "", render_measured(manifest)])
+
+
+def render_measured(manifest: dict[str, Any]) -> str:
+    """The card's measured-performance and limitations sections (from ``evaluate``)."""
+    lines = [MEASURED_HEADING, ""]
     evaluations = manifest.get("metrics", {}).get("evaluations", {})
     if not evaluations:
-        lines.append("Not evaluated yet.")
+        lines += [
+            "Not evaluated yet: `audio-detect evaluate --manifest PROTOCOL.csv --model "
+            f"{manifest['name']} --update-card [--channel tel_mulaw]` fills this section.",
+            "",
+        ]
+    else:
+        lines += [
+            "| condition | EER | minDCF | actDCF | Cllr | bona fide | spoof | not scored |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for cond, ev in evaluations.items():
+            lines.append(
+                f"| `{cond}` | {_pct(ev['eer'])} | {ev['min_dcf']:.4f} | {ev['act_dcf']:.4f} "
+                f"| {ev['cllr']:.4f} | {ev['n_bonafide']} | {ev['n_spoof']} | {ev['n_failed']} |"
+            )
+        lines += ["", "Reproduce each row:", ""]
+        lines += [
+            f"- `{cond}`: `{ev['command']}` ({ev['date']})" for cond, ev in evaluations.items()
+        ]
+        lines.append("")
+        lines += _group_matrix(evaluations, "family")
     for cond, ev in evaluations.items():
         lines += [
-            f"### Condition `{cond}`",
-            "",
-            f"Reproduce: `{ev['command']}` ({ev['date']})",
-            "",
-            "| EER | minDCF | actDCF | Cllr | bona fide | spoof | not scored |",
-            "|---|---|---|---|---|---|---|",
-            f"| {_pct(ev['eer'])} | {ev['min_dcf']:.4f} | {ev['act_dcf']:.4f} | {ev['cllr']:.4f} "
-            f"| {ev['n_bonafide']} | {ev['n_spoof']} | {ev['n_failed']} |",
+            f"<details><summary>Condition <code>{cond}</code>: EER per system and group</summary>",
             "",
             "EER per spoof system (each against all bona fide trials):",
             "",
@@ -174,11 +201,13 @@ def render_model_card(manifest: dict[str, Any]) -> str:
             lines += [f"EER per {col}:", "", f"| {col} | EER |", "|---|---|"]
             lines += [f"| {k} | {_pct(v)} |" for k, v in groups.items()]
             lines.append("")
+        lines += ["</details>", ""]
     lines += [
         "## Limitations",
         "",
-        "- Trained on a small corpus; systems and conditions unlike its training data may be "
-        "missed.",
+        "- Trained on a small corpus; spoofing systems and conditions unlike its training data "
+        "(especially modern zero-shot voice cloning) may be missed. Treat the score as one "
+        "signal among others.",
         "- Trials with less speech than the window rule's minimum get `not_enough_speech`, "
         "counted under 'not scored'.",
         "- Tier thresholds come from the dev split; with fewer bona fide dev trials than "
@@ -186,3 +215,23 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _group_matrix(evaluations: dict[str, Any], col: str) -> list[str]:
+    """EER per value of ``col`` (rows) and condition (columns), when recorded."""
+    conds = [c for c, ev in evaluations.items() if col in ev.get("per_group", {})]
+    if not conds:
+        return []
+    values = sorted({v for c in conds for v in evaluations[c]["per_group"][col]})
+    lines = [
+        f"EER per {col} (each against all bona fide trials) and condition:",
+        "",
+        f"| {col} | " + " | ".join(f"`{c}`" for c in conds) + " |",
+        "|---|" + "---|" * len(conds),
+    ]
+    for v in values:
+        cells = [evaluations[c]["per_group"][col].get(v) for c in conds]
+        lines.append(
+            f"| {v} | " + " | ".join(_pct(x) if x is not None else "-" for x in cells) + " |"
+        )
+    return [*lines, ""]

