@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["HEADS", "ScoreHead", "feature_norm"]
+__all__ = ["HEADS", "AttentiveStatsPool", "ScoreHead", "feature_norm"]
 
 HEADS = ("linear", "cosine")
 
@@ -59,3 +59,20 @@ def feature_norm(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Ten
         var = (feats - mu).pow(2).mean(dim=2, keepdim=True)
         return (feats - mu) / torch.sqrt(var + eps)
     raise ValueError(f"norm must be 'cmvn', 'cms' or 'none', got {mode!r}")
+
+
+class AttentiveStatsPool(nn.Module):
+    """Attentive statistics pooling over time (Okabe et al., Interspeech 2018).
+
+    Maps ``(B, D, T)`` to ``(B, 2D)``: attention-weighted mean and standard deviation.
+    """
+
+    def __init__(self, dim: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.att = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.Tanh(), nn.Conv1d(hidden, dim, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.softmax(self.att(x), dim=2)
+        mu = torch.sum(w * x, dim=2)
+        var = torch.sum(w * x * x, dim=2) - mu * mu
+        return torch.cat([mu, torch.sqrt(var.clamp(min=1e-6))], dim=1)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..config import FeatureConfig
 from ..features.torch_frontend import build_frontend
-from .heads import ScoreHead, feature_norm
+from .heads import AttentiveStatsPool, ScoreHead, feature_norm
 
 __all__ = ["LCNN", "MaxFeatureMap2d"]
 
@@ -57,23 +57,6 @@ class _NetworkInNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
-
-
-class AttentiveStatsPool(nn.Module):
-    """Attentive statistics pooling over time (Okabe et al., Interspeech 2018).
-
-    Maps ``(B, D, T)`` to ``(B, 2D)``: attention-weighted mean and standard deviation.
-    """
-
-    def __init__(self, dim: int, hidden: int = 32) -> None:
-        super().__init__()
-        self.att = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.Tanh(), nn.Conv1d(hidden, dim, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = torch.softmax(self.att(x), dim=2)
-        mu = torch.sum(w * x, dim=2)
-        var = torch.sum(w * x * x, dim=2) - mu * mu
-        return torch.cat([mu, torch.sqrt(var.clamp(min=1e-6))], dim=1)
 
 
 class LCNN(nn.Module):

@@ -22,12 +22,12 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["conv_asp", "mean_std"])
+def model(request: pytest.FixtureRequest):
     from audio_detect.classifiers.whisper_cm import WhisperCM
 
     torch.manual_seed(0)
-    return WhisperCM(sample_rate=8000, hidden=16, dropout=0.0)
+    return WhisperCM(sample_rate=8000, pooling=request.param, hidden=16, dropout=0.0)
 
 
 def _speech(fixture_audio: dict[str, Path], n: int = 16000) -> np.ndarray:
@@ -38,7 +38,7 @@ def _speech(fixture_audio: dict[str, Path], n: int = 16000) -> np.ndarray:
 def test_only_the_head_trains(model, fixture_audio: dict[str, Path]) -> None:
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(not n.startswith("encoder.") for n in trainable)
-    assert sum(p.numel() for p in model.parameters() if p.requires_grad) < 20_000
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) < 50_000
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     x = torch.from_numpy(_speech(fixture_audio))
     model.train()
@@ -65,6 +65,13 @@ def test_score_is_gain_invariant_and_length_agnostic(model, fixture_audio) -> No
         assert model(x[:, :12345]).shape == (len(x),)
     with pytest.raises(ParameterError):
         model(x[0])
+
+
+def test_unknown_pooling_is_refused() -> None:
+    from audio_detect.classifiers.whisper_cm import WhisperCM
+
+    with pytest.raises(ParameterError, match="pooling"):
+        WhisperCM(pooling="max")
 
 
 def test_onnx_export_parity_on_speech(model, fixture_audio, tmp_path: Path) -> None:
