@@ -188,9 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--kill-after", type=int, default=20)
-    ap.add_argument("--model", default=str(REPO / "models" / "lfcc-gmm-8k"))
+    ap.add_argument("--model", help="model directory or name (default: models/DEFAULT)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "crash_safety.json"))
     args = ap.parse_args(argv)
+    if not args.model:
+        from audio_detect.registry import default_model_name, models_root
+
+        args.model = str(models_root() / default_model_name())
     stores: list[tuple[str, str | None]] = [("sqlite", None)]
     pg = os.environ.get("AUDIO_DETECT_TEST_POSTGRES_URL")
     if pg:

@@ -118,14 +118,26 @@ def mulaw_call(seconds: float) -> bytes:
     return encode_g711(np.tile(y, reps)[: int(seconds * 8000)], encoding="mulaw")
 
 
-async def one_stream(url: str, key: str, audio: bytes, frame_ms: int = 20) -> dict[str, Any]:
-    """One real-time call: verdict lags, final latency, counts."""
+async def one_stream(
+    url: str, key: str, audio: bytes, frame_ms: int = 20, start_delay: float = 0.0
+) -> dict[str, Any]:
+    """One real-time call: verdict lags, final latency, counts, send lateness.
+
+    ``start_delay`` staggers the connection; ``late`` collects how far behind its
+    real-time schedule each frame was sent (a saturated client shows up there).
+    """
+    import bisect
+
     import websockets
+
+    await asyncio.sleep(start_delay)
 
     ws_url = url.replace("http://", "ws://") + "/v1/stream"
     frame = 8 * frame_ms
-    sent_at: list[tuple[float, float]] = []  # (audio seconds sent, time)
+    sent_s: list[float] = []  # audio seconds sent after each frame (increasing)
+    sent_t: list[float] = []  # and when that frame was sent
     lags: list[float] = []
+    late: list[float] = []
     out: dict[str, Any] = {"scores": 0, "error": None}
     async with websockets.connect(ws_url, additional_headers={"Authorization": f"Bearer {key}"},
                                   open_timeout=30, max_size=2**22) as ws:  # fmt: skip
@@ -140,8 +152,8 @@ async def one_stream(url: str, key: str, audio: bytes, frame_ms: int = 20) -> di
                 now = time.monotonic()
                 if msg["type"] == "score":
                     out["scores"] += 1
-                    done = next((t for s, t in sent_at if s >= msg["audio_seconds"] - 1e-6), now)
-                    lags.append(now - done)
+                    j = bisect.bisect_left(sent_s, msg["audio_seconds"] - 1e-6)
+                    lags.append(now - (sent_t[j] if j < len(sent_t) else now))
                 elif msg["type"] == "final":
                     out["final_at"] = now
                     out["verdict"] = msg["verdict"]
@@ -153,8 +165,10 @@ async def one_stream(url: str, key: str, audio: bytes, frame_ms: int = 20) -> di
         task = asyncio.create_task(reader())
         t0 = time.monotonic()
         for i in range(0, len(audio), frame):
+            late.append(max(0.0, time.monotonic() - (t0 + i / 8000)))
             await ws.send(audio[i : i + frame])
-            sent_at.append(((i + frame) / 8000, time.monotonic()))
+            sent_s.append(min(i + frame, len(audio)) / 8000)
+            sent_t.append(time.monotonic())
             delay = t0 + (i + frame) / 8000 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -163,15 +177,25 @@ async def one_stream(url: str, key: str, audio: bytes, frame_ms: int = 20) -> di
         await asyncio.wait_for(task, 120)
     out["final_latency"] = out.get("final_at", stop_at) - stop_at
     out["lags"] = lags
+    out["late"] = late
     return out
 
 
-async def ws_load(url: str, key: str, *, streams: int, seconds: float) -> dict[str, Any]:
-    """``streams`` concurrent real-time calls of ``seconds`` each."""
-    audio = mulaw_call(seconds)
+async def ws_load(
+    url: str, key: str, *, streams: int, seconds: float, audio: bytes | None = None,
+    stagger_seconds: float = 0.0,
+) -> dict[str, Any]:  # fmt: skip
+    """``streams`` concurrent real-time calls of ``seconds`` each.
+
+    ``audio``: 8 kHz µ-law to send (default: the fixture looped, :func:`mulaw_call`);
+    ``stagger_seconds``: the calls start evenly spread over this time.
+    """
+    audio = audio if audio is not None else mulaw_call(seconds)
     t0 = time.monotonic()
+    step = stagger_seconds / streams if streams else 0.0
     results = await asyncio.gather(
-        *(one_stream(url, key, audio) for _ in range(streams)), return_exceptions=True
+        *(one_stream(url, key, audio, start_delay=i * step) for i in range(streams)),
+        return_exceptions=True,
     )
     wall = time.monotonic() - t0
     ok = [r for r in results if isinstance(r, dict) and not r["error"] and "verdict" in r]
@@ -183,6 +207,7 @@ async def ws_load(url: str, key: str, *, streams: int, seconds: float) -> dict[s
         "rolling_verdicts": sum(r["scores"] for r in ok),
         "verdict_lag": percentiles(lags),
         "final_latency": percentiles([r["final_latency"] for r in ok]),
+        "send_lateness": percentiles([x for r in ok for x in r["late"]]),
         "realtime_factor": round(streams * seconds / wall, 2),
     }  # fmt: skip
 
@@ -225,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="a server already running on 127.0.0.1 (needs --key)")
     ap.add_argument("--key", help="API key with both scopes for --url")
-    ap.add_argument("--model", default=str(REPO / "models" / "lfcc-gmm-8k"))
+    ap.add_argument("--model", help="model directory or name (default: models/DEFAULT)")
     ap.add_argument("--scenarios", default="analyze,overload,streams")
     ap.add_argument("--engine", choices=("python", "wrk"), default="python")
     ap.add_argument("--clients", type=int, default=4)
@@ -236,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--call-seconds", type=float, default=30.0)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "load.json"))
     args = ap.parse_args(argv)
+    if not args.model:
+        from audio_detect.registry import default_model_name, models_root
+
+        args.model = str(models_root() / default_model_name())
     if args.url and not args.url.startswith(LOOPBACK):
         raise SystemExit("--url must be a server on 127.0.0.1 (loopback only)")
     audio = CLIP.read_bytes()

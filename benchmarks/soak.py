@@ -139,9 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--streams", type=int, default=2)
     ap.add_argument("--call-seconds", type=float, default=30.0)
     ap.add_argument("--sample-seconds", type=float, default=10.0)
-    ap.add_argument("--model", default=str(REPO / "models" / "lfcc-gmm-8k"))
+    ap.add_argument("--model", help="model directory or name (default: models/DEFAULT)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "soak.json"))
     args = ap.parse_args(argv)
+    if not args.model:
+        from audio_detect.registry import default_model_name, models_root
+
+        args.model = str(models_root() / default_model_name())
     load_before = machine()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         server = LocalServer(args.model, Path(tmp))

@@ -1,0 +1,104 @@
+"""Run the performance benchmarks in sequence and regenerate ``benchmarks/README.md``.
+
+Each benchmark runs in its own Python process (``python -m benchmarks.<name>``): the
+scoring-speed run must pin its math libraries to one thread before they load, and a
+crashed benchmark must not take the others with it. Results go to
+``benchmarks/results/<name>.json``; then the generated section of
+``benchmarks/README.md`` is rewritten from every result file present.
+
+``--quick`` shrinks every benchmark to a smoke test (about a minute in all) and writes
+``benchmarks/results/quick/`` and ``benchmarks/results/quick/README.md`` instead, so a
+smoke test never overwrites real numbers.
+
+The older scripts (``batch_throughput``, ``load``, ``soak``, ``crash_safety``) can be run
+through ``--only`` too (with their own defaults; their README sections are written by
+hand from their JSON).
+
+Run::
+
+    python -m benchmarks.run                         # ~15-20 min on 2 cores
+    python -m benchmarks.run --quick                 # ~1 min smoke test
+    python -m benchmarks.run --only scoring_speed streams --model whisper-cm-8k
+    python -m benchmarks.run --render-only           # README from the JSON files as they are
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks._common import QUICK_RESULTS, REPO, RESULTS, model_dir
+
+BENCHMARKS = ("scoring_speed", "api_latency", "streams", "training")
+LEGACY = ("batch_throughput", "load", "soak", "crash_safety")
+README = REPO / "benchmarks" / "README.md"
+
+
+def command(name: str, args: argparse.Namespace) -> list[str]:
+    """The child command of one benchmark."""
+    if name in LEGACY:
+        cmd = [sys.executable, str(REPO / "benchmarks" / f"{name}.py")]
+        return cmd + (["--model", str(model_dir(args.model).path)] if args.model else [])
+    # No --out: each writes benchmarks/results[/quick]/<name>.json, where render reads.
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if args.quick else [])]
+    return cmd + (["--model", args.model] if args.model else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke test, ~1 min in all")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=(*BENCHMARKS, *LEGACY),
+        metavar="NAME",
+        help=f"run these only: {', '.join(BENCHMARKS + LEGACY)}",
+    )
+    ap.add_argument(
+        "--model",
+        help="model name or path (default: models/DEFAULT; "
+        "scoring_speed then measures every model in models/)",
+    )
+    ap.add_argument("--render-only", action="store_true", help="only regenerate the README")
+    ap.add_argument(
+        "--readme",
+        type=Path,
+        help="README to update (default benchmarks/README.md"
+        ", or results/quick/README.md with --quick)",
+    )
+    args = ap.parse_args(argv)
+    results = QUICK_RESULTS if args.quick else RESULTS
+    names = [] if args.render_only else (args.only or list(BENCHMARKS))
+    if args.quick and any(n in LEGACY for n in names):
+        raise SystemExit(f"--quick does not apply to {', '.join(LEGACY)}; run them without it")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    failed = []
+    t_all = time.monotonic()
+    for name in names:
+        cmd = command(name, args)
+        print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
+        t0 = time.monotonic()
+        rc = subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
+        print(f"=== {name}: exit {rc} in {time.monotonic() - t0:.0f} s", flush=True)
+        if rc:
+            failed.append(name)
+    from benchmarks.report import load_results, render_all, update_readme
+
+    readme = args.readme or (results / "README.md" if args.quick else README)
+    this = "python -m benchmarks.run" + (" --quick" if args.quick else "")
+    update_readme(readme, render_all(load_results(results), this))
+    rel = readme.relative_to(REPO) if readme.is_relative_to(REPO) else readme
+    print(f"\nupdated {rel} ({time.monotonic() - t_all:.0f} s in all)")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""How many concurrent live calls the service keeps up with: ``/v1/stream`` ramp.
+
+Starts the real service as ``benchmarks/load.py`` does (``LocalServer``, ``max_streams``
+raised above the largest step), then for each N in the ramp runs N concurrent WebSocket
+calls (``load.ws_load``): 8 kHz G.711 µ-law in 20 ms frames sent at real-time pace,
+speech with pauses, starts spread evenly over ``--stagger`` seconds (real calls do not
+start in the same millisecond; by default one rolling-verdict interval).
+
+Score-update latency: for each rolling ``score`` message, the time from sending the
+frame that completed the audio it covers (its ``audio_seconds``) to receiving it. The
+server scores about every 100 ms of audio in its scoring pool and sends the verdicts a
+flush produced when the next frame arrives, so the latency includes up to one frame
+(20 ms). A step passes when every call completed with a final verdict and the p99
+latency is below ``--budget-ms`` (200); the ramp stops at the first failing step (unless
+``--keep-going``) and the result is the largest passing N.
+
+The clients run in this process on the same machine: the client's CPU use and how late
+it sent frames against their real-time schedule (``send lateness``) are recorded with
+each step; a late client inflates the latencies it measures.
+
+Run::
+
+    python -m benchmarks.streams                 # ramp 25 50 100 200 400, 30 s calls
+    python -m benchmarks.streams --quick         # 2 and 4 streams, 8 s calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import (
+    DEFAULT_CORPUS,
+    header,
+    make_call,
+    model_dir,
+    model_info,
+    mulaw_bytes,
+    out_path,
+    raise_fd_limit,
+    speech_origin,
+    speech_sources,
+    table,
+    write_result,
+)
+from benchmarks.load import LocalServer, ws_load
+
+NAME = "streams"
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (``/proc/<pid>/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One ramp step: ``n`` concurrent calls, plus client/server CPU and memory."""
+    srv0, cli0, t0 = proc_cpu_seconds(server.pid), time.process_time(), time.monotonic()
+    res = asyncio.run(
+        ws_load(
+            server.url,
+            server.keys["both"],
+            streams=n,
+            seconds=args.call_seconds,
+            audio=audio,
+            stagger_seconds=args.stagger,
+        )
+    )
+    wall = time.monotonic() - t0
+    p99 = res["verdict_lag"]["p99_ms"]
+    res["failures"] = res["failures"][:5]  # a sample is enough
+    res |= {
+        "passed": res["completed"] == n and p99 is not None and p99 < args.budget_ms,
+        "server_cpu_cores": round((proc_cpu_seconds(server.pid) - srv0) / wall, 2),
+        "client_cpu_cores": round((time.process_time() - cli0) / wall, 2),
+        "server_rss_mb": round(server.rss_mb(), 1),
+        "server_peak_rss_mb": round(server.peak_rss_mb(), 1),
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    return res
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """The ramp on one server."""
+    raise_fd_limit()  # N client sockets here, N in the server (inherits the limit)
+    model = model_dir(args.model)
+    sources = speech_sources(Path(args.corpus) if args.corpus else None)
+    audio = mulaw_bytes(make_call(args.call_seconds, 8000, sources=sources))
+    settings = {"max_streams": max(args.ramp) + 16}
+    doc = header(NAME, argv, quick=args.quick)
+    doc |= {
+        "model": model_info(model),
+        "budget_ms": args.budget_ms,
+        "call_seconds": args.call_seconds,
+        "stagger_seconds": args.stagger,
+        "frame_ms": 20,
+        "encoding": "mulaw",
+        "sample_rate": 8000,
+        "speech_from": speech_origin(sources),
+        "server_settings": settings,
+        "steps": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+        server = LocalServer(model.path, Path(tmp), settings=settings)
+        server.start()
+        try:
+            doc["memory_idle"] = {
+                "rss_mb": round(server.rss_mb(), 1),
+                "peak_rss_mb": round(server.peak_rss_mb(), 1),
+            }
+            asyncio.run(
+                ws_load(
+                    server.url, server.keys["both"], streams=1, seconds=3.0, audio=audio[:24000]
+                )
+            )  # warm-up
+            for n in args.ramp:
+                res = step(server, audio, n, args)
+                doc["steps"].append(res)
+                lag = res["verdict_lag"]
+                print(
+                    f"{n} streams: {res['completed']}/{n} completed, lag p50 {lag['p50_ms']} "
+                    f"p99 {lag['p99_ms']} ms, server {res['server_cpu_cores']} cores, "
+                    f"client {res['client_cpu_cores']} cores, "
+                    f"{'pass' if res['passed'] else 'FAIL'}",
+                    flush=True,
+                )
+                if not res["passed"] and not args.keep_going:
+                    break
+        finally:
+            server.stop()
+    passing = [s["streams"] for s in doc["steps"] if s["passed"]]
+    doc["max_streams_within_budget"] = max(passing) if passing else 0
+    doc["ramp_exhausted"] = (
+        bool(doc["steps"])
+        and doc["steps"][-1]["passed"]
+        and doc["steps"][-1]["streams"] == max(args.ramp)
+    )
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    """Markdown: the ramp table and the answer."""
+    rows = []
+    for s in doc["steps"]:
+        lag, fin, late = s["verdict_lag"], s["final_latency"], s["send_lateness"]
+        rows.append(
+            [
+                s["streams"],
+                f"{s['completed']} / {s['streams']}",
+                s["rolling_verdicts"],
+                lag["p50_ms"],
+                lag["p95_ms"],
+                f"**{lag['p99_ms']}**",
+                fin["p99_ms"],
+                late["p99_ms"],
+                s["server_cpu_cores"],
+                s["client_cpu_cores"],
+                s["server_peak_rss_mb"],
+                "pass" if s["passed"] else "**fail**",
+            ]
+        )
+    n = doc["max_streams_within_budget"]
+    more = (
+        " (the largest step tried: raise `--ramp` to find the limit)"
+        if doc.get("ramp_exhausted")
+        else ""
+    )
+    return "\n".join(
+        [
+            f"Calls of {doc['call_seconds']:g} s, 8 kHz µ-law in 20 ms frames at real time, "
+            f"starts spread over {doc['stagger_seconds']:g} s. **Largest N with every call "
+            f"completed and p99 update latency < {doc['budget_ms']:g} ms: {n}**{more}.",
+            "",
+            table(
+                [
+                    "streams",
+                    "completed",
+                    "rolling verdicts",
+                    "update p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "final p99 ms",
+                    "send lateness p99 ms",
+                    "server CPU (cores)",
+                    "client CPU (cores)",
+                    "server peak RSS MB",
+                    "result",
+                ],
+                rows,
+            ),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="model name or path (default: models/DEFAULT)")
+    ap.add_argument("--quick", action="store_true", help="2 and 4 streams of 8 s")
+    ap.add_argument("--ramp", type=int, nargs="+", help="N per step (default 25 50 100 200 400)")
+    ap.add_argument("--call-seconds", type=float, help="length of each call (default 30)")
+    ap.add_argument("--stagger", type=float, help="spread of call starts, s (default 3)")
+    ap.add_argument("--budget-ms", type=float, default=200.0, help="p99 update latency budget")
+    ap.add_argument("--keep-going", action="store_true", help="run every step even after a fail")
+    ap.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    ap.add_argument("--out", help="JSON path (default benchmarks/results[/quick]/streams.json)")
+    args = ap.parse_args(argv)
+    q = args.quick
+    args.ramp = sorted(args.ramp or ([2, 4] if q else [25, 50, 100, 200, 400]))
+    args.call_seconds = args.call_seconds or (8.0 if q else 30.0)
+    args.stagger = args.stagger if args.stagger is not None else (1.0 if q else 3.0)
+    doc = run(args, argv)
+    print(render(doc))
+    write_result(doc, out_path(NAME, args.out, quick=q))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
