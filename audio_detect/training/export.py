@@ -10,6 +10,7 @@ Model directory layout (read by :func:`audio_detect.registry.load_model_dir`)::
         model.onnx          input "waveform" float32 [batch, n_samples], output "score" [batch]
         train_config.json   the TrainConfig of the run
         MODEL_CARD.md       what it is, data, protocol, metrics, limits
+        NOTICE              licence of embedded third-party weights (when there are any)
         manifest.json       feature/window config, calibration, thresholds, sha256 of each file
 """
 
@@ -44,6 +45,7 @@ OUTPUT_NAME = "score"
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "train_config.json"
 CARD_FILE = "MODEL_CARD.md"
+NOTICE_FILE = "NOTICE"
 
 
 class _Scorer(nn.Module):
@@ -182,6 +184,11 @@ def write_model_dir(
         target.write_bytes(Path(onnx_path).read_bytes())
     (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     (out / CARD_FILE).write_text(card, encoding="utf-8")
+    files = {MODEL_FILE: "", CARD_FILE: "", CONFIG_FILE: ""}
+    notice = getattr(model, "notice", None)  # licence of embedded third-party weights
+    if notice:
+        (out / NOTICE_FILE).write_text(notice, encoding="utf-8")
+        files[NOTICE_FILE] = ""
     manifest = {
         "name": config.name,
         "version": config.version,
@@ -192,7 +199,7 @@ def write_model_dir(
         "window": config.window.to_dict(),
         "calibration": calibration,
         "thresholds": thresholds,
-        "files": {MODEL_FILE: "", CARD_FILE: "", CONFIG_FILE: ""},
+        "files": files,
         "versions": versions(),
         "training": training,
         "metrics": metrics,

@@ -70,7 +70,11 @@ def test_model_dir_verifies(tiny_model: tuple[Path, Path]) -> None:
     m = model.manifest
     cfg = json.loads((out / "train_config.json").read_text())
     assert m["format"] == "onnx" and m["sample_rate"] == cfg["sample_rate"]
-    assert set(m["files"]) == {"model.onnx", "MODEL_CARD.md", "train_config.json"}
+    expected = {"model.onnx", "MODEL_CARD.md", "train_config.json"}
+    if cfg["model"]["arch"] == "whisper_cm":  # embeds MIT-licensed Whisper weights
+        expected.add("NOTICE")
+        assert "MIT License" in (out / "NOTICE").read_text()
+    assert set(m["files"]) == expected
     assert m["thresholds"]["medium"] <= m["thresholds"]["high"]
     assert m["training"]["steps"] == 4
     assert m["training"]["onnx_parity_max_abs_diff"] <= 1e-4
