@@ -92,7 +92,8 @@ class LiveSession:
         )
         self._sha = hashlib.sha256()
         self._pending = bytearray()
-        self._flush_bytes = max(1, int(_FLUSH_SECONDS * sample_rate)) * _BYTES_PER_SAMPLE[encoding]
+        self._sample_bytes = _BYTES_PER_SAMPLE[encoding]
+        self._flush_bytes = max(1, int(_FLUSH_SECONDS * sample_rate)) * self._sample_bytes
         self.limit_reached = False
         self.bytes_received = 0
         # Scorer calls run in pool threads; a cancelled await does not stop its thread,
@@ -118,7 +119,12 @@ class LiveSession:
         self._sha.update(data)
         self.bytes_received += len(data)
         self._pending += data
-        if self._task is None and len(self._pending) >= self._flush_bytes:
+        if self._task is None and (
+            len(self._pending) >= self._flush_bytes
+            # Flush early when the buffer completes a scheduled check: a verdict then
+            # leaves with the frame that completed it, not up to _FLUSH_SECONDS later.
+            or len(self._pending) // self._sample_bytes >= self.scorer.input_samples_to_next_check
+        ):
             self._task = asyncio.ensure_future(self._flush())
         return ready
 

@@ -269,6 +269,16 @@ class StreamingScorer:
         return self._backend.scored
 
     @property
+    def input_samples_to_next_check(self) -> int:
+        """Input samples (at ``sample_rate``) still missing before the next scheduled check.
+
+        A server batching small network frames can flush as soon as its buffer holds this
+        many, so a verdict is not held back by the batching interval.
+        """
+        need = max(0, self._next_at - self._n)
+        return int(np.ceil(need * self.sample_rate / self.sr))
+
+    @property
     def started(self) -> bool:
         """True once the first verdict has been issued."""
         return self._seq > 0

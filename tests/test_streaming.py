@@ -137,3 +137,27 @@ def test_verdicts_do_not_depend_on_chunking(detector, fixture_audio):
     assert [u.audio_seconds for u in big] == [u.audio_seconds for u in small]
     assert [u.decision.llr for u in big] == [u.decision.llr for u in small]
     assert big[0].decision.speech_seconds <= 2.6
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_samples_to_next_check_lands_exactly_on_checks(detector, fixture_audio, rate):
+    """Pushing exactly ``input_samples_to_next_check`` samples reaches each check point."""
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=rate).samples
+    y = np.concatenate([y, y])
+    s = StreamingScorer(detector, encoding="float32", sample_rate=rate)
+    assert s.input_samples_to_next_check == 0
+    pos, updates = 0, []
+    while pos < y.size:
+        need = max(1, s.input_samples_to_next_check)
+        before = s._next_at
+        updates += s.push(y[pos : pos + need])
+        pos += need
+        if pos < y.size and rate == 8000:  # at the model rate the count is exact
+            assert s._next_at > before, "the pushed samples did not reach the check point"
+    assert updates and updates[0].seq == 1
+    # The schedule is the same as when the audio arrives in 20 ms frames.
+    t = StreamingScorer(detector, encoding="float32", sample_rate=rate)
+    frames = [u for i in range(0, y.size, rate // 50) for u in t.push(y[i : i + rate // 50])]
+    assert [u.audio_seconds for u in updates] == pytest.approx(
+        [u.audio_seconds for u in frames], abs=0.03
+    )
