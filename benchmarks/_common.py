@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,11 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def emit(name: str, doc: dict[str, Any], render: Callable[[dict[str, Any]], str], *,
+         out: str | None, quick: bool) -> int:  # fmt: skip
+    """Print the table of ``doc``, write its JSON, return the exit status."""
+    print(render(doc))
+    write_result(doc, out_path(name, out, quick=quick))
+    return 0

@@ -33,16 +33,15 @@ from typing import Any
 
 from benchmarks._common import (
     DEFAULT_CORPUS,
+    emit,
     encode,
     header,
     make_call,
     model_dir,
     model_info,
-    out_path,
     speech_origin,
     speech_sources,
     table,
-    write_result,
 )
 from benchmarks.load import LocalServer, http_load
 
@@ -239,10 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args.requests = args.requests or (16 if q else 300)
     args.max_seconds = args.max_seconds or (5.0 if q else 60.0)
     args.cold_starts = args.cold_starts or (1 if q else 3)
-    doc = run(args, argv)
-    print(render(doc))
-    write_result(doc, out_path(NAME, args.out, quick=q))
-    return 0
+    return emit(NAME, run(args, argv), render, out=args.out, quick=q)
 
 
 if __name__ == "__main__":

@@ -41,17 +41,16 @@ import numpy as np
 from benchmarks._common import (
     DEFAULT_CORPUS,
     REPO,
+    emit,
     encode,
     header,
     make_call,
     model_dir,
     model_info,
-    out_path,
     shipped_models,
     speech_origin,
     speech_sources,
     table,
-    write_result,
 )
 
 NAME = "scoring_speed"
@@ -331,10 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args.containers = args.containers or (["wav"] if q else ["wav", "flac"])
     args.min_reps = args.min_reps or (2 if q else 5)
     args.min_seconds = args.min_seconds if args.min_seconds is not None else (0.3 if q else 5.0)
-    doc = run(args, argv)
-    print(render(doc))
-    write_result(doc, out_path(NAME, args.out, quick=q))
-    return 0
+    return emit(NAME, run(args, argv), render, out=args.out, quick=q)
 
 
 if __name__ == "__main__":

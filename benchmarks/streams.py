@@ -37,17 +37,16 @@ from typing import Any
 
 from benchmarks._common import (
     DEFAULT_CORPUS,
+    emit,
     header,
     make_call,
     model_dir,
     model_info,
     mulaw_bytes,
-    out_path,
     raise_fd_limit,
     speech_origin,
     speech_sources,
     table,
-    write_result,
 )
 from benchmarks.load import LocalServer, ws_load
 
@@ -221,10 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args.ramp = sorted(args.ramp or ([2, 4] if q else [25, 50, 100, 200, 400]))
     args.call_seconds = args.call_seconds or (8.0 if q else 30.0)
     args.stagger = args.stagger if args.stagger is not None else (1.0 if q else 3.0)
-    doc = run(args, argv)
-    print(render(doc))
-    write_result(doc, out_path(NAME, args.out, quick=q))
-    return 0
+    return emit(NAME, run(args, argv), render, out=args.out, quick=q)
 
 
 if __name__ == "__main__":
