@@ -105,6 +105,13 @@ def make_gmm_dir(
 
 
 @pytest.fixture(scope="session")
+def gmm_dir_factory():
+    """:func:`make_gmm_dir` (tests import it through this fixture: with several
+    ``conftest`` modules in the tree, ``from conftest import ...`` is ambiguous)."""
+    return make_gmm_dir
+
+
+@pytest.fixture(scope="session")
 def tiny_gmm_dir(tmp_path_factory: pytest.TempPathFactory, fixture_audio: dict[str, Path]) -> Path:
     """A real GMM model directory trained in a second on the four fixture clips."""
     return make_gmm_dir(tmp_path_factory.mktemp("models"), "tiny-gmm", fixture_audio)

@@ -299,7 +299,8 @@ def test_update_model_card_stores_det_additively(evaluated_model):
     evaluations = manifest["metrics"]["evaluations"]
     assert set(evaluations["clean"]["det"]) == {"p_miss", "p_fa", "threshold"}
     assert "det" not in evaluations["gsm"]
-    assert "### Condition `clean`" in render_model_card(manifest)
+    card = render_model_card(manifest)
+    assert "| `clean` |" in card and "| `gsm` |" in card
 
 
 def test_model_det_endpoint(make_client, evaluated_model):
