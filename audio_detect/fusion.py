@@ -95,27 +95,25 @@ def _window_scores(
     members: Sequence[ModelDir],
     trials: Sequence[Utterance],
     *,
-    sr: int,
     window: WindowConfig,
     progress: Progress | None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    from .audio.vad import speech_regions
-    from .audio.windows import cut_windows
-    from .detector import build_backend
+    """Members' raw scores ``(n_windows, n_members)`` per trial, on the serving windows."""
+    from .detector import Detector
 
-    backends = [build_backend(m) for m in members]
+    detectors = [Detector(m) for m in members]
     per_utt, labels = [], []
     for i, u in enumerate(trials):
         if progress is not None:
             progress("fusion dev windows", i, len(trials))
         if u.path is None:
-            continue
-        y = load_audio(u.path, sr=sr).samples
-        w = cut_windows(y, sr=sr, regions=speech_regions(y, sr=sr), config=window)
+            raise ParameterError(f"Trial {u.utt_id!r} has no audio path.")
+        y = load_audio(u.path, sr=detectors[0].sample_rate).samples
+        w = detectors[0].speech_windows(y, window=window)
         if len(w) == 0:
-            continue
+            continue  # not_enough_speech: the serving path gives such a call no score either
         x = w.stacked()
-        per_utt.append(np.stack([b.score_windows(x) for b in backends], axis=1))
+        per_utt.append(np.stack([d.backend.score_windows(x) for d in detectors], axis=1))
         labels.append(int(u.label))
     return per_utt, np.asarray(labels, dtype=np.int64)
 
@@ -171,7 +169,7 @@ def fit_fusion(
     sr = rates.pop()
     window = window or dirs[0].window
     fa = target_false_alarm or {"medium": 0.01, "high": 0.001}
-    per_utt, labels = _window_scores(dirs, dev, sr=sr, window=window, progress=progress)
+    per_utt, labels = _window_scores(dirs, dev, window=window, progress=progress)
     if set(labels.tolist()) != {BONAFIDE, SPOOF}:
         raise ParameterError("The dev trials must hold both bona fide and spoof speech.")
     x = np.concatenate(per_utt)

@@ -135,12 +135,6 @@ def _summary(y: np.ndarray, llr: np.ndarray, systems: list[str]) -> dict[str, An
     return out
 
 
-def _calibrate(
-    scores: np.ndarray, y: np.ndarray, config: TrainConfig
-) -> tuple[LogisticCalibrator, dict[str, Any]]:
-    return fit_decision_rule(scores, y, target_false_alarm=config.target_false_alarm)
-
-
 def _prepare(
     config: TrainConfig, manifest_path: Path | None, progress: Progress | None
 ) -> tuple[Path, str, dict[str, list[CachedClip]]]:
@@ -215,7 +209,7 @@ def finalize_model(
         training=training, metrics={}, card="(provisional)\n", onnx_path=onnx_path,
     )  # fmt: skip
     dev_s, dev_y, dev_sys = score_clips(out_dir, clips["dev"], progress=progress, stage="score dev")
-    cal, thresholds = _calibrate(dev_s, dev_y, config)
+    cal, thresholds = fit_decision_rule(dev_s, dev_y, target_false_alarm=config.target_false_alarm)
     metrics: dict[str, Any] = {"dev": _summary(dev_y, np.asarray(cal.transform(dev_s)), dev_sys)}
     if "eval" in clips:
         conditions: list[str | None] = [None, *config.eval_channels]
