@@ -43,12 +43,29 @@ from ..config import FeatureConfig
 from ..exceptions import ParameterError
 from .spectrum import AMIN, DEFAULT_WINDOW, frame_padding, get_window, resolve_band, resolve_framing
 
-__all__ = ["FRONTEND_KINDS", "RawFrontend", "SpectralFrontend", "build_frontend", "delta"]
+__all__ = [
+    "FRONTEND_KINDS",
+    "RawFrontend",
+    "SpectralFrontend",
+    "build_frontend",
+    "delta",
+    "dft_kernel",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Feature kinds the torch front end implements (CQCC has no torch version).
 FRONTEND_KINDS = ("lfcc", "mfcc", "logmel", "linear", "raw")
+
+
+def dft_kernel(window: np.ndarray, n_fft: int) -> torch.Tensor:
+    """Conv1d weights ``(2 * (1 + n_fft // 2), 1, len(window))``: windowed real DFT rows,
+    then minus the imaginary ones, so a strided ``conv1d`` is an STFT without complex
+    tensors (exportable to ONNX)."""
+    n_freq = n_fft // 2 + 1
+    angle = 2.0 * np.pi * np.outer(np.arange(n_freq), np.arange(len(window))) / n_fft
+    kernel = np.concatenate([window * np.cos(angle), -window * np.sin(angle)], axis=0)
+    return torch.from_numpy(kernel[:, None, :]).float()
 
 
 def delta(x: torch.Tensor) -> torch.Tensor:
@@ -104,10 +121,7 @@ class SpectralFrontend(nn.Module):
         n_freq = n_fft // 2 + 1
         self.n_freq = n_freq
 
-        w = get_window(window, win_length)
-        angle = 2.0 * np.pi * np.outer(np.arange(n_freq), np.arange(win_length)) / n_fft
-        kernel = np.concatenate([w * np.cos(angle), -w * np.sin(angle)], axis=0)
-        self.register_buffer("dft_kernel", torch.from_numpy(kernel[:, None, :]).float())
+        self.register_buffer("dft_kernel", dft_kernel(get_window(window, win_length), n_fft))
 
         fbank: torch.Tensor | None = None
         dct: torch.Tensor | None = None

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..exceptions import ParameterError
 from .pretrained import WhisperEncoderWeights
+from .torch_frontend import dft_kernel
 
 __all__ = ["WhisperBlock", "WhisperEncoderModule", "WhisperLogMel"]
 
@@ -61,12 +62,9 @@ class WhisperLogMel(nn.Module):
         mel = librosa.filters.mel(sr=16000, n_fft=400, n_mels=_N_MELS)[:, :n_freq]
         # Ideal 2x upsampling doubles each DFT magnitude of the same-duration frame.
         mel = mel * float(factor**2)
-        n = np.arange(self.n_fft)
-        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / self.n_fft)  # periodic Hann
-        angle = 2.0 * np.pi * np.outer(np.arange(n_freq), n) / self.n_fft
-        kernel = np.concatenate([window * np.cos(angle), -window * np.sin(angle)], axis=0)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic Hann
         self.n_freq = n_freq
-        self.register_buffer("dft_kernel", torch.from_numpy(kernel[:, None, :]).float())
+        self.register_buffer("dft_kernel", dft_kernel(window, self.n_fft))
         self.register_buffer("mel", torch.from_numpy(np.ascontiguousarray(mel)).float())
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
