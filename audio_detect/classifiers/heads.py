@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import MatmulConv1d
+
 __all__ = ["HEADS", "AttentiveStatsPool", "ScoreHead", "feature_norm"]
 
 HEADS = ("linear", "cosine")
@@ -69,7 +71,9 @@ class AttentiveStatsPool(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 32) -> None:
         super().__init__()
-        self.att = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.Tanh(), nn.Conv1d(hidden, dim, 1))
+        self.att = nn.Sequential(
+            MatmulConv1d(dim, hidden, 1), nn.Tanh(), MatmulConv1d(hidden, dim, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = torch.softmax(self.att(x), dim=2)

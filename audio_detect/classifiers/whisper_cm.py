@@ -40,6 +40,7 @@ from ..exceptions import ParameterError
 from ..features.pretrained import load_whisper_encoder_weights
 from ..features.whisper_torch import WhisperEncoderModule, WhisperLogMel
 from .heads import HEADS, AttentiveStatsPool, ScoreHead
+from .layers import MatmulConv1d
 
 __all__ = ["POOLINGS", "WHISPER_NOTICE", "WhisperCM"]
 
@@ -136,10 +137,10 @@ class WhisperCM(nn.Module):
         else:
             self.norm = nn.BatchNorm1d(d)
             self.conv = nn.Sequential(
-                nn.Conv1d(d, hidden, 3, padding=1),
+                MatmulConv1d(d, hidden, 3, padding=1),
                 nn.BatchNorm1d(hidden),
                 nn.GELU(),
-                nn.Conv1d(hidden, hidden, 3, padding=2, dilation=2),
+                MatmulConv1d(hidden, hidden, 3, padding=2, dilation=2),
                 nn.BatchNorm1d(hidden),
                 nn.GELU(),
             )

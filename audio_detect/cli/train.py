@@ -7,6 +7,7 @@ Neural configs (``"model": {"arch": "lcnn" | "aasist_l", ...}``) run
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -92,6 +93,13 @@ def export(
     out: Annotated[
         Path | None, typer.Option(help="Model directory to write (default models/<name>).")
     ] = None,
+    trained_by: Annotated[
+        Path | None,
+        typer.Option(
+            help="manifest.json of the model the checkpoint was trained for: its training-loop "
+            "facts (steps, epochs, history, wall time) are carried over."
+        ),
+    ] = None,
 ) -> None:
     """Export a trained checkpoint to ONNX, calibrate it on dev and write a model directory."""
     from ..training.config import load_train_config
@@ -102,10 +110,17 @@ def export(
     try:
         cfg = load_train_config(config)
         out_dir = out or Path("models") / cfg.name
+        previous = None
+        if trained_by is not None:
+            try:
+                previous = json.loads(trained_by.read_text(encoding="utf-8")).get("training", {})
+            except (OSError, ValueError, AttributeError) as exc:
+                raise fail(f"cannot read --trained-by {trained_by}: {exc}") from exc
         with stage_progress() as progress:
             doc = export_checkpoint(
-                cfg, checkpoint, out_dir=out_dir, manifest_path=manifest, progress=progress
-            )
+                cfg, checkpoint, out_dir=out_dir, manifest_path=manifest,
+                trained_by=previous, progress=progress,
+            )  # fmt: skip
     except AudioDetectError as exc:
         raise fail(exc) from exc
     _print_metrics(out_dir, doc)

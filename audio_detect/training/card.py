@@ -54,6 +54,19 @@ def _metrics_table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _quantization_lines(training: dict[str, Any]) -> list[str]:
+    q = training.get("quantization")
+    if not q:
+        return ["- Weights: float32."]
+    return [
+        f"- Weights: int8 ({q['kind']}, {q['n_quantized']} of {q['n_matmul']} matrix "
+        "products, per-channel weight scales; the STFT and mel filter bank stay float32). "
+        f"Largest score change against the float32 graph on dev speech: "
+        f"{q.get('max_abs_score_diff_vs_float32', float('nan')):.3f}. Calibration and every "
+        "metric below are of the int8 graph."
+    ]
+
+
 def model_card(
     config: TrainConfig,
     *,
@@ -77,6 +90,10 @@ def model_card(
         "- Input: mono float32 waveform at the model rate, any length (windows of "
         f"{config.window.window_seconds} s of VAD speech in serving); output: raw score, "
         "higher = spoof. Calibrated to a natural-log LLR by the affine map in `manifest.json`.",
+        f"- Serving windows: {config.window.window_seconds} s every "
+        f"{config.window.hop_seconds} s of speech, call score = mean of the top "
+        f"{config.window.top_k}.",
+        *_quantization_lines(training),
         "",
         "## Training",
         "",

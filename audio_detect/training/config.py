@@ -23,6 +23,7 @@ ARCHS = ("lcnn", "aasist_l", "whisper_cm")
 LOSSES = ("ce", "ocsoftmax")
 SCHEDULERS = ("cosine", "step", "constant")
 BALANCE = ("none", "label", "label_group")
+QUANTIZE = ("none", "int8")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ class TrainConfig:
         system-disjoint split by :func:`audio_detect.training.classic.group_split`.
     cache_dir : str or None
         Directory for decoded-audio ``.npy`` caches (None: RAM only).
+    quantize : str
+        Weights of the exported graph: ``none`` (float32) or ``int8`` (dynamic int8
+        ``MatMul`` weights, :func:`audio_detect.training.quantize.quantize_int8`).
+        Calibration and evaluation always score the graph that ships.
     """
 
     name: str = "lcnn_lfcc"
@@ -203,6 +208,7 @@ class TrainConfig:
     split_eval_fraction: float = 0.3
     split_dev_fraction: float = 0.25
     cache_dir: str | None = None
+    quantize: str = "none"
 
     def __post_init__(self) -> None:
         if self.sample_rate not in (8000, 16000):
@@ -217,6 +223,8 @@ class TrainConfig:
             raise ParameterError.invalid("scheduler", f"one of {SCHEDULERS}", self.scheduler)
         if self.balance not in BALANCE:
             raise ParameterError.invalid("balance", f"one of {BALANCE}", self.balance)
+        if self.quantize not in QUANTIZE:
+            raise ParameterError.invalid("quantize", f"one of {QUANTIZE}", self.quantize)
         if not self.crop_seconds > 0:
             raise ParameterError.invalid("crop_seconds", "> 0", self.crop_seconds)
         if self.batch_size < 1:

@@ -6,7 +6,8 @@ Steps of :func:`run_training`:
    system-disjoint split (:func:`audio_detect.training.classic.group_split`);
 2. decode train/dev(/eval) audio at the model rate into RAM (:mod:`.data`);
 3. train with the best dev epoch kept (:mod:`.loop`);
-4. export to ONNX and check torch/onnxruntime parity on real dev speech;
+4. export to ONNX, check torch/onnxruntime parity on real dev speech and, with
+   ``quantize="int8"``, replace the graph by its int8 version (:mod:`.quantize`);
 5. score the dev split with the exported model through the serving
    :class:`~audio_detect.detector.Detector` (same VAD, windows and top-k rule),
    fit the logistic calibration and the tier thresholds on dev bona fide speech;
@@ -35,6 +36,7 @@ from .data import CachedClip, load_clips
 from .export import check_onnx_parity, export_onnx, write_model_dir
 from .loop import stratified_subset, train_model
 from .models import build_model, count_parameters
+from .quantize import quantize_int8, score_deviation
 from .seed import seed_everything
 
 __all__ = [
@@ -201,6 +203,17 @@ def finalize_model(
     if parity > 1e-4:  # keep the trained model, but say so loudly
         logger.error("torch/ONNX parity %.3g exceeds 1e-4 on dev speech", parity)
     training = {**training, "onnx_parity_max_abs_diff": parity}
+    if config.quantize == "int8":
+        # Parity above is of the float32 graph; the int8 graph that replaces it is what
+        # dev calibration and eval below score, so the shipped numbers are its own.
+        float_path = out_dir / "model.float32.onnx"
+        onnx_path.replace(float_path)
+        quant = quantize_int8(float_path, onnx_path)
+        quant["max_abs_score_diff_vs_float32"] = score_deviation(
+            float_path, onnx_path, np.stack([p[:n] for p in probe])
+        )
+        float_path.unlink()
+        training["quantization"] = quant
     # Provisional directory (identity calibration) so the serving Detector can score dev.
     identity = LogisticCalibrator.identity().to_dict()
     provisional = {"medium": 0.0, "high": 0.0, "target_false_alarm": config.target_false_alarm}
@@ -304,18 +317,23 @@ def export_checkpoint(
     *,
     out_dir: Path,
     manifest_path: Path | None = None,
+    trained_by: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Rebuild the model from a ``best.safetensors`` checkpoint and finalize it.
 
     Re-runs export, parity, calibration and evaluation without retraining (e.g. on a
-    new dev split, or after an interrupted run).
+    new dev split, after an interrupted run, or to ship an int8 graph).
+    ``trained_by`` is the ``training`` section of the manifest of the model the
+    checkpoint was trained for; its training-loop facts (steps, epochs, history,
+    wall time) are carried over, since this run does not retrain.
     """
     from safetensors.torch import load_file
 
     mpath, protocol, clips = _prepare(config, manifest_path, progress)
     model = build_model(config)
     model.load_state_dict(load_file(str(checkpoint)))
+    carried = {k: v for k, v in (trained_by or {}).items() if k in _TRAINING_LOOP_KEYS}
     training = {
         "manifest": str(mpath),
         "protocol": protocol,
@@ -324,8 +342,16 @@ def export_checkpoint(
         "arch": config.model.arch,
         "loss": config.loss,
         "n_parameters": count_parameters(model),
+        **carried,
         "checkpoint": str(checkpoint),
     }
     return finalize_model(
         config, model, clips, out_dir=out_dir, training=training, progress=progress
     )
+
+
+#: Facts of the training loop that a re-export copies from the original manifest.
+_TRAINING_LOOP_KEYS = (
+    "steps", "epochs", "best_epoch", "best_dev_eer_crops", "stopped_by",
+    "train_wall_seconds", "history",
+)  # fmt: skip

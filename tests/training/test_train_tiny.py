@@ -78,6 +78,9 @@ def test_model_dir_verifies(tiny_model: tuple[Path, Path]) -> None:
     assert m["thresholds"]["medium"] <= m["thresholds"]["high"]
     assert m["training"]["steps"] == 4
     assert m["training"]["onnx_parity_max_abs_diff"] <= 1e-4
+    if cfg.get("quantize") == "int8":
+        quant = m["training"]["quantization"]
+        assert quant["kind"] == "dynamic_int8" and quant["n_quantized"] >= 10
     log = [json.loads(line) for line in (work / "train_log.jsonl").read_text().splitlines()]
     assert log[0]["event"] == "start" and log[-1]["event"] == "end"
     assert (work / "best.safetensors").is_file()
@@ -99,9 +102,18 @@ def test_onnx_matches_torch_on_real_speech(
     model.eval()
     sr = cfg.sample_rate
     clips = [load_audio(p, sr=sr).samples for p in fixture_audio.values()]
+    quant = json.loads((out / "manifest.json").read_text())["training"].get("quantization")
     for n in (sr, min(len(c) for c in clips)):
         batch = np.stack([c[:n] for c in clips])
-        assert check_onnx_parity(model, out / "model.onnx", batch, atol=1e-4) <= 1e-4
+        if quant is None:
+            assert check_onnx_parity(model, out / "model.onnx", batch, atol=1e-4) <= 1e-4
+            continue
+        # int8 graph (float32 parity is checked at export, see test_model_dir_verifies):
+        # close to torch relative to the spread of the scores, not bit-close.
+        with torch.no_grad():
+            spread = float(np.ptp(model(torch.from_numpy(batch)).numpy()))
+        diff = check_onnx_parity(model, out / "model.onnx", batch, atol=np.inf)
+        assert 0 < diff < 0.1 * spread + 1e-3
 
 
 def test_calibration_round_trip_and_detector(

