@@ -49,7 +49,9 @@ Authenticate with `Authorization: Bearer <API key>` (create keys with
 
 def _load(settings: Settings) -> tuple[Detector, Store]:
     model = load_model_dir(settings.model, root=settings.models_dir)
-    detector = Detector(model)
+    # Concurrency comes from the scoring threads (about one per core, see Settings),
+    # so each onnxruntime call stays on its caller's thread.
+    detector = Detector(model, intra_op_threads=1)
     store = Store(settings.resolved_database_url)
     store.migrate()
     interrupted = store.fail_unfinished_jobs()

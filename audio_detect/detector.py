@@ -120,6 +120,9 @@ class OnnxBackend:
         opts = ort.SessionOptions()
         if intra_op_threads:
             opts.intra_op_num_threads = intra_op_threads
+            # Servers run one single-threaded session call per scoring thread; idle
+            # onnxruntime workers would otherwise spin and steal those threads' cores.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = model.file(model.manifest.get("weights", "model.onnx"))
         try:
             self.session = ort.InferenceSession(
@@ -139,16 +142,20 @@ class OnnxBackend:
         return np.concatenate(out) if out else np.zeros(0)
 
 
-def build_backend(model: ModelDir) -> Backend:
-    """The window scorer of a verified model directory, by its ``format``."""
+def build_backend(model: ModelDir, *, intra_op_threads: int | None = None) -> Backend:
+    """The window scorer of a verified model directory, by its ``format``.
+
+    ``intra_op_threads`` caps the threads of each onnxruntime call (``None``: its
+    default, one per core); numpy backends ignore it.
+    """
     if model.format == "gmm":
         return GMMBackend(model)
     if model.format == "onnx":
-        return OnnxBackend(model)
+        return OnnxBackend(model, intra_op_threads=intra_op_threads)
     if model.format == "fusion":
         from .fusion import FusionBackend
 
-        return FusionBackend(model)
+        return FusionBackend(model, intra_op_threads=intra_op_threads)
     # The registry already rejects other formats; kept for direct construction.
     raise IncompatibleModelError(f"Unsupported model format {model.format!r}")
 
@@ -171,9 +178,18 @@ class Detector:
         A verified model directory (see :func:`audio_detect.registry.load_model_dir`).
     vad_aggressiveness : int
         WebRTC VAD mode 0-3 used to find speech.
+    intra_op_threads : int, optional
+        Threads per onnxruntime call (``None``: one per core). A server that scores on
+        N threads at once should pass 1.
     """
 
-    def __init__(self, model: ModelDir, *, vad_aggressiveness: int = 2) -> None:
+    def __init__(
+        self,
+        model: ModelDir,
+        *,
+        vad_aggressiveness: int = 2,
+        intra_op_threads: int | None = None,
+    ) -> None:
         self.model = model
         self.sample_rate = model.sample_rate
         self.window: WindowConfig = model.window
@@ -186,7 +202,7 @@ class Detector:
             raise IncompatibleModelError(f"{model.path}: manifest has no tier 'thresholds'")
         self.thresholds = TierThresholds.from_dict(m["thresholds"])
         self.prior = float(m.get("prior", 0.5))
-        self.backend: Backend = build_backend(model)
+        self.backend: Backend = build_backend(model, intra_op_threads=intra_op_threads)
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> Detector:

@@ -63,7 +63,7 @@ def _load_member(entry: dict[str, Any], root: Path) -> ModelDir:
 class FusionBackend:
     """Backend of a ``fusion`` model: members' raw window scores, linearly combined."""
 
-    def __init__(self, model: ModelDir) -> None:
+    def __init__(self, model: ModelDir, *, intra_op_threads: int | None = None) -> None:
         from .detector import build_backend
 
         m = model.manifest
@@ -80,7 +80,7 @@ class FusionBackend:
                     f"fusion member {member.name!r} runs at {member.sample_rate} Hz, "
                     f"the fusion at {model.sample_rate} Hz"
                 )
-            self.members.append(build_backend(member))
+            self.members.append(build_backend(member, intra_op_threads=intra_op_threads))
 
     def member_scores(self, windows: np.ndarray) -> np.ndarray:
         """Raw scores ``(n_windows, n_members)``."""

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..detector import Detector, OnnxBackend
+from ..detector import Detector
 from ..exceptions import AudioDetectError, AudioTooLongError, ParameterError
 from ..registry import sha256_file
 from .records import decision_record, error_record
@@ -92,10 +92,7 @@ def load_worker_detector(
             threadpool_limits(threads)
         except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
             logger.debug("threadpoolctl missing; BLAS thread count left as is")
-    detector = Detector.load(model)
-    if isinstance(detector.backend, OnnxBackend):
-        detector.backend = OnnxBackend(detector.model, intra_op_threads=threads)
-    return detector
+    return Detector.load(model, intra_op_threads=threads)
 
 
 def _read(path: str, max_bytes: int) -> tuple[bytes | None, str, int]:
