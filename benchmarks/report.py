@@ -1,8 +1,8 @@
 """Render ``benchmarks/results/*.json`` of the performance benchmarks into the README.
 
 The generated part of ``benchmarks/README.md`` sits between two marker comments and is
-rewritten whole by :func:`update_readme`; everything outside the markers (the batch,
-load, soak and crash-safety sections, written by hand) is left alone.
+rewritten whole by :func:`update_readme`; everything outside the markers (the file's
+title and opening paragraph) is left alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api_latency, scoring_speed, streams, training
+from benchmarks import api_latency, batch_throughput, scoring_speed, streams, training
 from benchmarks._common import describe_machine, table
 
 BEGIN = "<!-- BEGIN benchmarks.run (generated: edits here are overwritten) -->"
@@ -21,13 +21,17 @@ RENDERERS = {
     "api_latency": api_latency.render,
     "streams": streams.render,
     "training": training.render,
+    "batch_throughput": batch_throughput.render,
 }
+#: Result files written in an older shape, brought to today's before rendering.
+UPGRADES = {"batch_throughput": batch_throughput.upgrade}
 TITLES = {
     "scoring_speed": "Offline scoring speed per core vs. the floor",
     "api_latency": "`POST /v1/analyze` latency and cold start",
     "streams": "Concurrent live streams (`/v1/stream`)",
     "memory": "Memory (server RSS)",
     "training": "Training time of the default model",
+    "batch_throughput": "Batch throughput (`audio-detect batch`)",
 }
 
 
@@ -37,18 +41,23 @@ def load_results(results_dir: Path) -> dict[str, dict[str, Any]]:
     for name in RENDERERS:
         path = results_dir / f"{name}.json"
         if path.is_file():
-            out[name] = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            out[name] = UPGRADES[name](doc) if name in UPGRADES else doc
     return out
 
 
 def _model(doc: dict[str, Any]) -> str:
     models = [doc["model"]] if "model" in doc else [r["model"] for r in doc.get("rows", [])]
-    seen = {
-        f"`{m['name']}` {m['version']} ({m['format']}, {m['sample_rate'] // 1000} kHz"
-        f"{', default' if m.get('is_default') else ''})": None
-        for m in models
-    }
+    seen = {_describe_model(m): None for m in models}
     return ", ".join(seen) or "?"
+
+
+def _describe_model(m: dict[str, Any]) -> str:
+    """```name` version (format, rate, default)``, with the facts the result file has."""
+    facts = [m["format"]] if m.get("format") else []
+    facts += [f"{m['sample_rate'] // 1000} kHz"] if m.get("sample_rate") else []
+    facts += ["default"] if m.get("is_default") else []
+    return f"`{m['name']}` {m['version']}" + (f" ({', '.join(facts)})" if facts else "")
 
 
 def provenance(doc: dict[str, Any]) -> str:
@@ -178,14 +187,15 @@ def render_all(docs: dict[str, dict[str, Any]], command: str) -> str:
         "",
         "## Performance: against the floor",
         "",
-        "Regenerate with `python -m benchmarks.run` (the four benchmarks below in sequence, "
-        "~15-20 min on 2 cores; `--only NAME` for one, `--model NAME` for another model, "
+        "Regenerate with `python -m benchmarks.run` (the five benchmarks below in sequence, "
+        "~20-25 min on 2 cores; `--only NAME` for one, `--model NAME` for another model, "
         "`--quick` for a ~1 min smoke test that writes `benchmarks/results/quick/` and its "
         "own README instead). Each section names the command, date, machine and model of its "
         "result file (`benchmarks/results/<name>.json`). Scoring speed is measured on **one "
         "core** (numpy/BLAS and onnxruntime limited to one thread): audio seconds per CPU "
         "second of the scoring process. Training time is read from the model's manifest, "
-        "not retrained. How each number is measured: the docstring of "
+        "not retrained. Batch throughput runs 1 and 2 worker processes per engine. How each "
+        "number is measured: the docstring of "
         "`benchmarks/<name>.py`. Close other work first: the service and its clients share "
         "the machine, and every latency here includes CPU contention.",
         "",
@@ -203,7 +213,14 @@ def render_all(docs: dict[str, dict[str, Any]], command: str) -> str:
         targets(docs),
         "",
     ]
-    for name in ("scoring_speed", "api_latency", "streams", "memory", "training"):
+    for name in (
+        "scoring_speed",
+        "api_latency",
+        "streams",
+        "memory",
+        "training",
+        "batch_throughput",
+    ):
         out += [f"### {TITLES[name]}", ""]
         if name == "memory":
             body = render_memory(docs)
