@@ -28,6 +28,7 @@ Rates 8, 16, 32 and 48 kHz are processed natively; any other rate is resampled t
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -91,12 +92,18 @@ def _frame_levels_db(frames: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, 1e-20))
 
 
+@functools.lru_cache(maxsize=8)
+def _highpass_sos(sr: int) -> np.ndarray:
+    """The VAD's high-pass filter (designing it costs ~15 % of a 10 s VAD call)."""
+    return sps.butter(2, _HIGHPASS_HZ, btype="highpass", fs=sr, output="sos").astype(np.float32)
+
+
 def _frame_decisions(x: np.ndarray, sr: int, aggressiveness: int, frame_len: int) -> np.ndarray:
     """Per-frame speech flags for ``x`` at a WebRTC-supported rate."""
     n_frames = x.size // frame_len
     if n_frames == 0:
         return np.zeros(0, dtype=bool)
-    sos = sps.butter(2, _HIGHPASS_HZ, btype="highpass", fs=sr, output="sos").astype(np.float32)
+    sos = _highpass_sos(sr).copy()  # scipy's sosfilt wants a writable array
     hp = sps.sosfilt(sos, np.asarray(x[: n_frames * frame_len], dtype=np.float32))
     frames = hp.reshape(n_frames, frame_len)
     level = _frame_levels_db(frames)
