@@ -1,9 +1,10 @@
 """Live-call plumbing shared by ``/v1/stream`` and ``/v1/twilio``.
 
 :class:`LiveSession` wraps a :class:`~audio_detect.streaming.StreamingScorer`: it
-batches small frames (scoring work runs in the shared scoring pool, about every
-100 ms of audio), keeps the rolling verdict in the live-call registry, and on
-:meth:`LiveSession.finish` records the final decision in the audit store.
+batches small frames (the audio goes to the scorer, in the shared scoring pool, when
+it completes the scorer's next check, or after at most 1 s of audio), keeps the
+rolling verdict in the live-call registry, and on :meth:`LiveSession.finish` records
+the final decision in the audit store.
 
 :class:`ChunkReorderer` puts Twilio media chunks back in order: out-of-order chunks
 are held in a small buffer; when the buffer is full the missing chunk is given up on
@@ -35,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: The µ-law byte that decodes to 0.
 MULAW_SILENCE = 0xFF
-_FLUSH_SECONDS = 0.1
+#: Longest audio held back from the scorer when no check is due (see LiveSession.feed).
+_HOLD_SECONDS = 1.0
 #: Longest loss filled with silence for one gap: 10 s of 8 kHz µ-law. Without the cap a
 #: single media event with ``chunk: 10000000`` made the server allocate 1.6 GB of
 #: silence (found by fuzz/fuzz_stream.py; regression test in tests/reliability).
@@ -93,7 +95,10 @@ class LiveSession:
         self._sha = hashlib.sha256()
         self._pending = bytearray()
         self._sample_bytes = _BYTES_PER_SAMPLE[encoding]
-        self._flush_bytes = max(1, int(_FLUSH_SECONDS * sample_rate)) * self._sample_bytes
+        self._byte_rate = sample_rate * self._sample_bytes
+        self._hold_bytes = max(1, int(_HOLD_SECONDS * sample_rate)) * self._sample_bytes
+        self._limit_bytes = int(s.stream_max_seconds * sample_rate) * self._sample_bytes
+        self._flush_at = self._next_flush_bytes()
         self.limit_reached = False
         self.bytes_received = 0
         # Scorer calls run in pool threads; a cancelled await does not stop its thread,
@@ -116,17 +121,26 @@ class LiveSession:
         ready = self._collect()
         if self.limit_reached or not data:
             return ready
+        room = self._limit_bytes - self.bytes_received
+        if len(data) > room:  # past stream_max_seconds: keep the audio up to the limit
+            data = data[:room]
+            self.limit_reached = True
         self._sha.update(data)
         self.bytes_received += len(data)
+        self.live.audio_seconds = self.bytes_received / self._byte_rate
         self._pending += data
-        if self._task is None and (
-            len(self._pending) >= self._flush_bytes
-            # Flush early when the buffer completes a scheduled check: a verdict then
-            # leaves with the frame that completed it, not up to _FLUSH_SECONDS later.
-            or len(self._pending) // self._sample_bytes >= self.scorer.input_samples_to_next_check
-        ):
+        # Audio only goes to the scorer when it completes the scorer's next check (a
+        # verdict then leaves with the frame that completed it) or after _HOLD_SECONDS:
+        # each flush is a task, a hop to a pool thread and a decode, and flushing every
+        # 100 ms made 300 of them per 30 s call instead of ~35, for no earlier verdict.
+        if self._task is None and len(self._pending) >= self._flush_at:
             self._task = asyncio.ensure_future(self._flush())
         return ready
+
+    def _next_flush_bytes(self) -> int:
+        """Pending bytes that complete the scorer's next check, at most ``_hold_bytes``."""
+        need = max(1, self.scorer.input_samples_to_next_check) * self._sample_bytes
+        return min(need, self._hold_bytes)
 
     def _collect(self) -> list[StreamUpdate]:
         """Verdicts of a finished background flush (re-raises its error)."""
@@ -145,7 +159,7 @@ class LiveSession:
         except AudioTooLongError:
             self.limit_reached = True
             updates = []
-        self.live.audio_seconds = self.scorer.audio_seconds
+        self._flush_at = self._next_flush_bytes()
         for update in updates:
             self.live.latest = update.to_dict(timeline=False)
         return updates

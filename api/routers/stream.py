@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -84,11 +85,67 @@ async def send_error(
 
 
 async def receive(websocket: WebSocket, timeout: float) -> dict[str, Any] | None:
-    """The next ASGI message, or None on idle timeout."""
+    """The next ASGI message, or None on idle timeout (one-off reads; loops use IdleReceiver)."""
     try:
         return await asyncio.wait_for(websocket.receive(), timeout)
     except TimeoutError:
         return None
+
+
+class IdleReceiver:
+    """``await receiver()``: the next ASGI message, or None after ``timeout`` s without one.
+
+    Same answers as :func:`receive`, for the audio loops: ``asyncio.wait_for`` creates a
+    task and a timer for every message, i.e. 50 of each per second per call with 20 ms
+    frames. Here one timer covers a whole idle period: it fires ``timeout`` after the
+    start of the wait in progress when it was armed; if that wait has ended since, it is
+    re-armed for the current wait (or left off while the caller is not waiting), and it
+    cancels the wait only when that wait really lasted ``timeout``.
+    """
+
+    def __init__(self, websocket: WebSocket, timeout: float) -> None:
+        self.websocket = websocket
+        self.timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._since = 0.0  # start of the wait in progress
+        self._waiter: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._expired = False
+
+    async def __call__(self) -> MutableMapping[str, Any] | None:
+        self._since = self._loop.time()
+        self._waiter = asyncio.current_task()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self.timeout, self._check)
+        try:
+            return await self.websocket.receive()
+        except asyncio.CancelledError:
+            if not self._expired:
+                raise
+            self._expired = False
+            assert self._waiter is not None
+            if self._waiter.uncancel() > 0:  # also cancelled from elsewhere
+                raise
+            return None
+        finally:
+            self._waiter = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._waiter is None:  # between two waits: the next one re-arms the timer
+            return
+        deadline = self._since + self.timeout
+        if self._loop.time() >= deadline:
+            self._expired = True
+            self._waiter.cancel()
+        else:
+            self._timer = self._loop.call_at(deadline, self._check)
+
+    def close(self) -> None:
+        """Drop the timer (idempotent)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def services_of(websocket: WebSocket) -> Services | None:
@@ -199,9 +256,11 @@ async def _serve(websocket: WebSocket, services: Services, request_id: str | Non
         raise
     # Shielded: a peer that vanished (or a server cancelling the handler) must not
     # lose the call's final decision.
-    _, final, decision_id = await asyncio.shield(session.finish())
+    rolling, final, decision_id = await asyncio.shield(session.finish())
     if reason == "disconnect":
         return
+    for update in rolling:  # verdicts of the last flush come before the final one
+        await websocket.send_json(score_message("score", update, **ids))
     await websocket.send_json(
         score_message("final", final, **ids, decision_id=decision_id, reason=reason)
     )
@@ -212,9 +271,18 @@ async def _pump(
     websocket: WebSocket, services: Services, session: LiveSession, ids: dict[str, str]
 ) -> str:
     """Receive audio until stop/idle/limit/disconnect; return why it ended."""
-    idle = services.settings.stream_idle_timeout_seconds
+    receiver = IdleReceiver(websocket, services.settings.stream_idle_timeout_seconds)
+    try:
+        return await _pump_messages(websocket, session, ids, receiver)
+    finally:
+        receiver.close()
+
+
+async def _pump_messages(
+    websocket: WebSocket, session: LiveSession, ids: dict[str, str], receiver: IdleReceiver
+) -> str:
     while True:
-        msg = await receive(websocket, idle)
+        msg = await receiver()
         if msg is None:
             return "idle_timeout"
         if msg["type"] == "websocket.disconnect":

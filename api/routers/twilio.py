@@ -37,7 +37,7 @@ from ..deps import authenticate, presented_key
 from ..errors import ApiError
 from ..live import ChunkReorderer, LiveSession, score_message
 from ..services import Services
-from .stream import StreamSlot, receive, services_of
+from .stream import IdleReceiver, StreamSlot, receive, services_of
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +189,20 @@ async def _pump(
     websocket: WebSocket, services: Services, session: LiveSession, reorder: ChunkReorderer,
     track: str, ids: dict[str, str],
 ) -> str:  # fmt: skip
-    idle = services.settings.stream_idle_timeout_seconds
+    receiver = IdleReceiver(websocket, services.settings.stream_idle_timeout_seconds)
+    try:
+        return await _pump_messages(services, session, reorder, track, ids, receiver)
+    finally:
+        receiver.close()
+
+
+async def _pump_messages(
+    services: Services, session: LiveSession, reorder: ChunkReorderer, track: str,
+    ids: dict[str, str], receiver: IdleReceiver,
+) -> str:  # fmt: skip
     last_seq: int | None = None
     while True:
-        msg = await receive(websocket, idle)
+        msg = await receiver()
         if msg is None:
             return "idle_timeout"
         if msg["type"] == "websocket.disconnect":

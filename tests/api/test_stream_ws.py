@@ -182,3 +182,18 @@ def test_stream_max_seconds_sends_final(make_client, speech_8k):
     final = messages[-1]
     assert final["type"] == "final" and final["reason"] == "stream_max_seconds"
     assert final["duration"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_idle_stream_is_finalised(make_client, speech_8k):
+    client = make_client(stream_idle_timeout_seconds=0.5)
+    key = new_key(client, ["analyze"])
+    data = encode_g711(speech_8k[:24000], encoding="mulaw")
+    with client.websocket_connect("/v1/stream", headers=auth(key)) as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        ws.receive_json()
+        for i in range(0, len(data), 160):
+            ws.send_bytes(data[i : i + 160])
+        messages, code = collect(ws)  # no stop: the server gives up after 0.5 s
+    final = messages[-1]
+    assert code == 1000 and final["type"] == "final" and final["reason"] == "idle_timeout"
+    assert final["duration"] == pytest.approx(3.0, abs=0.01)
