@@ -31,7 +31,6 @@ from .audio.types import Audio
 from .audio.vad import speech_regions
 from .audio.windows import SpeechWindows, cut_windows
 from .calibration import LogisticCalibrator, TierThresholds, assign_tier, logit, posterior
-from .classifiers.gmm import GMMClassifier
 from .config import FeatureConfig, WindowConfig
 from .constants import (
     TIER_NOT_ENOUGH_SPEECH,
@@ -103,6 +102,9 @@ class GMMBackend:
     """Classic backend: numpy/librosa features + the two-class GMM."""
 
     def __init__(self, model: ModelDir) -> None:
+        # Imported here: scikit-learn (and with it pandas/pyarrow) and librosa add about
+        # 110 MB to a process that serves an ONNX model and never needs them.
+        from .classifiers.gmm import GMMClassifier
         from .features import compute_features
 
         self._compute = compute_features

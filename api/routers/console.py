@@ -40,7 +40,6 @@ from starlette.types import Scope
 from audio_detect.audio.io import load_audio
 from audio_detect.audio.vad import speech_regions
 from audio_detect.exceptions import ModelNotFoundError, ParameterError
-from audio_detect.features import linear_spectrogram
 from audio_detect.registry import MANIFEST_NAME, available_models, models_root
 
 from ..deps import AnalyzeCaller, AnyCaller, ReadCaller, ServicesDep
@@ -167,6 +166,8 @@ def spectrogram_payload(
     y = np.asarray(y, dtype=np.float32)
     n_fft = 1 << max(6, math.ceil(math.log2(0.032 * sr)))
     hop = max(int(0.01 * sr), math.ceil(len(y) / max_columns))
+    from audio_detect.features import linear_spectrogram  # librosa: loaded on first use
+
     logp = linear_spectrogram(y=y, sr=sr, n_fft=n_fft, win_length=n_fft, hop_length=hop)
     db = logp * (10.0 / math.log(10.0))
     top = float(np.percentile(db, 99.5))
