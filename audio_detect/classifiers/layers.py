@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["MatmulConv1d"]
+__all__ = ["ChannelsLastBatchNorm1d", "MatmulConv1d"]
 
 
 class MatmulConv1d(nn.Conv1d):
@@ -23,10 +23,18 @@ class MatmulConv1d(nn.Conv1d):
 
     Input and output are ``(batch, channels, time)`` like ``nn.Conv1d``; with
     ``channels_last=True`` the output is ``(batch, time, channels)`` (what a Transformer
-    wants next), which saves a transpose.
+    wants next) and with ``channels_last_input=True`` the input is, which saves the
+    transposes between stacked layers (a transpose of the taps costs as much as a
+    quarter of the product they feed).
     """
 
-    def __init__(self, *args: object, channels_last: bool = False, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        channels_last: bool = False,
+        channels_last_input: bool = False,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str):
             raise ValueError("MatmulConv1d supports groups=1 and integer zero padding only")
@@ -35,6 +43,7 @@ class MatmulConv1d(nn.Conv1d):
         if self.dilation[0] * (self.kernel_size[0] - 1) % self.stride[0]:
             raise ValueError("MatmulConv1d needs dilation*(kernel_size-1) divisible by stride")
         self.channels_last = channels_last
+        self.channels_last_input = channels_last_input
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         (k,), (s,), (d,), (p,) = self.kernel_size, self.stride, self.dilation, self.padding
@@ -43,15 +52,41 @@ class MatmulConv1d(nn.Conv1d):
         # a plain slice of one phase starting at (j*d) // s: no strided slicing, which
         # torch.export cannot size, and no unfold, which exports as a slow Gather.
         # Then the k taps, stacked tap-major, make the conv one (k*C_in -> C_out) product.
+        offsets = [(j * d // s, j * d % s) for j in range(k)]
+        last = d * (k - 1) // s
+        # weight (out, in, k) -> (out, k*in) in the same tap-major order as the taps
+        w = self.weight.permute(0, 2, 1).reshape(self.out_channels, k * self.in_channels)
+        if self.channels_last_input:  # (batch, time, C_in): taps end up channels-last
+            x = nn.functional.pad(x, (0, 0, p, p + (-(x.shape[1] + 2 * p)) % s))
+            b, c = x.shape[0], x.shape[2]
+            phases = x.reshape(b, -1, s, c)  # (batch, n, s, C_in)
+            n = phases.shape[1]
+            # Range slices only (an integer index exports as a Gather, a full copy).
+            taps = torch.cat([phases[:, o : n - last + o, r : r + 1] for o, r in offsets], dim=2)
+            y = nn.functional.linear(taps.reshape(b, n - last, k * c), w, self.bias)
+            return y if self.channels_last else y.transpose(1, 2)
         x = nn.functional.pad(x, (p, p + (-(x.shape[-1] + 2 * p)) % s))
         b, c = x.shape[0], x.shape[1]
         phases = x.reshape(b, c, -1, s).permute(0, 3, 1, 2) if s > 1 else x.unsqueeze(1)
-        n, last = phases.shape[3], d * (k - 1) // s
-        offsets = [(j * d // s, j * d % s) for j in range(k)]
-        # Range slices only (an integer index exports as a Gather, a full copy).
+        n = phases.shape[3]
         taps = torch.cat([phases[:, r : r + 1, :, o : n - last + o] for o, r in offsets], dim=1)
         taps = taps.reshape(b, k * c, -1)  # (batch, k*C_in, n_out), tap-major
-        # weight (out, in, k) -> (out, k*in) in the same tap-major order as ``taps``
-        w = self.weight.permute(0, 2, 1).reshape(self.out_channels, k * self.in_channels)
         y = nn.functional.linear(taps.transpose(1, 2), w, self.bias)
         return y if self.channels_last else y.transpose(1, 2)
+
+
+class ChannelsLastBatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` over ``(batch, time, channels)`` (same parameters and keys).
+
+    In eval mode it is the per-channel affine map of the running statistics, applied on
+    the last axis: no transposes around it in the exported graph.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.running_var is None or self.running_mean is None:
+            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+        scale = torch.rsqrt(self.running_var + self.eps)
+        shift = -self.running_mean * scale
+        if self.affine:
+            scale, shift = scale * self.weight, shift * self.weight + self.bias
+        return x * scale + shift

@@ -40,7 +40,7 @@ from ..exceptions import ParameterError
 from ..features.pretrained import load_whisper_encoder_weights
 from ..features.whisper_torch import WhisperEncoderModule, WhisperLogMel
 from .heads import HEADS, AttentiveStatsPool, ScoreHead
-from .layers import MatmulConv1d
+from .layers import ChannelsLastBatchNorm1d, MatmulConv1d
 
 __all__ = ["POOLINGS", "WHISPER_NOTICE", "WhisperCM"]
 
@@ -135,13 +135,15 @@ class WhisperCM(nn.Module):
             self.norm = nn.BatchNorm1d(2 * d)
             self.fc1 = nn.Linear(2 * d, hidden)
         else:
-            self.norm = nn.BatchNorm1d(d)
+            # Channels-last from the encoder to the pooling: no transposes in between.
+            last = {"channels_last": True, "channels_last_input": True}
+            self.norm = ChannelsLastBatchNorm1d(d)
             self.conv = nn.Sequential(
-                MatmulConv1d(d, hidden, 3, padding=1),
-                nn.BatchNorm1d(hidden),
+                MatmulConv1d(d, hidden, 3, padding=1, **last),
+                ChannelsLastBatchNorm1d(hidden),
                 nn.GELU(),
-                MatmulConv1d(hidden, hidden, 3, padding=2, dilation=2),
-                nn.BatchNorm1d(hidden),
+                MatmulConv1d(hidden, hidden, 3, padding=2, dilation=2, **last),
+                ChannelsLastBatchNorm1d(hidden),
                 nn.GELU(),
             )
             self.pool = AttentiveStatsPool(hidden, hidden=64)
@@ -162,7 +164,7 @@ class WhisperCM(nn.Module):
             std = torch.sqrt(torch.clamp(((h - mean.unsqueeze(1)) ** 2).mean(dim=1), min=1e-8))
             z = nn.functional.gelu(self.fc1(self.norm(torch.cat([mean, std], dim=1))))
         else:
-            z = self.pool(self.conv(self.norm(h.transpose(1, 2))))
+            z = self.pool(self.conv(self.norm(h)).transpose(1, 2))
         return self.head(self.drop(z))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -147,8 +147,10 @@ class WhisperEncoderModule(nn.Module):
             raise ParameterError.invalid("n_blocks", f"in [0, {weights.n_layers}]", n_blocks)
         self.d_model = d
         # Matmul form (see classifiers.layers) so int8 export quantizes the stem too.
-        self.conv1 = MatmulConv1d(_N_MELS, d, 3, padding=1)
-        self.conv2 = MatmulConv1d(d, d, 3, stride=2, padding=1, channels_last=True)
+        self.conv1 = MatmulConv1d(_N_MELS, d, 3, padding=1, channels_last=True)
+        self.conv2 = MatmulConv1d(
+            d, d, 3, stride=2, padding=1, channels_last=True, channels_last_input=True
+        )
         self.blocks = nn.ModuleList(WhisperBlock(d, h) for _ in range(keep))
         self.ln_post = nn.LayerNorm(d, eps=_LN_EPS) if n_blocks is None else None
         pos = a["position_encodings/encodings"][: max_frames // 2].contiguous()
@@ -168,7 +170,7 @@ class WhisperEncoderModule(nn.Module):
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """All kept hidden states, stacked on a new first axis."""
         gelu = nn.functional.gelu
-        x = gelu(self.conv2(gelu(self.conv1(mel))))  # conv2 is channels-last
+        x = gelu(self.conv2(gelu(self.conv1(mel))))  # (batch, frames, d): channels-last
         x = x + self.pos[: x.shape[1]]
         states = [x]
         for blk in self.blocks:

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from audio_detect.classifiers.layers import MatmulConv1d  # noqa: E402
+from audio_detect.classifiers.layers import ChannelsLastBatchNorm1d, MatmulConv1d  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -34,9 +34,15 @@ def test_matches_conv1d(c_in: int, c_out: int, k: int, kw: dict, length: int) ->
     got = mm(x)
     assert got.shape == want.shape
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
-    last = MatmulConv1d(c_in, c_out, k, channels_last=True, **kw)
-    last.load_state_dict(ref.state_dict())
-    torch.testing.assert_close(last(x), want.transpose(1, 2), atol=1e-5, rtol=1e-5)
+    for out_last in (False, True):
+        for in_last in (False, True):
+            mm = MatmulConv1d(
+                c_in, c_out, k, channels_last=out_last, channels_last_input=in_last, **kw
+            )
+            mm.load_state_dict(ref.state_dict())
+            got = mm(x.transpose(1, 2) if in_last else x)
+            expect = want.transpose(1, 2) if out_last else want
+            torch.testing.assert_close(got, expect, atol=1e-5, rtol=1e-5)
 
 
 def test_gradients_match() -> None:
@@ -62,3 +68,24 @@ def test_gradients_match() -> None:
 def test_unsupported_configurations_are_refused(k: int, kw: dict) -> None:
     with pytest.raises(ValueError, match="MatmulConv1d"):
         MatmulConv1d(4, 4, k, **kw)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_channels_last_batchnorm_matches_batchnorm(affine: bool) -> None:
+    torch.manual_seed(0)
+    ref = nn.BatchNorm1d(5, affine=affine)
+    bn = ChannelsLastBatchNorm1d(5, affine=affine)
+    x = torch.randn(4, 5, 9) * 3 + 1
+    # training: batch statistics, running statistics updated alike
+    torch.testing.assert_close(bn(x.transpose(1, 2)), ref(x).transpose(1, 2))
+    torch.testing.assert_close(bn.running_mean, ref.running_mean)
+    torch.testing.assert_close(bn.running_var, ref.running_var)
+    if affine:
+        with torch.no_grad():
+            ref.weight.uniform_(0.5, 2.0)
+            ref.bias.uniform_(-1.0, 1.0)
+        bn.load_state_dict(ref.state_dict())
+    ref.eval()
+    bn.eval()
+    y = torch.randn(2, 5, 7)
+    torch.testing.assert_close(bn(y.transpose(1, 2)), ref(y).transpose(1, 2), atol=1e-5, rtol=1e-5)
