@@ -24,8 +24,7 @@ class MatmulConv1d(nn.Conv1d):
     Input and output are ``(batch, channels, time)`` like ``nn.Conv1d``; with
     ``channels_last=True`` the output is ``(batch, time, channels)`` (what a Transformer
     wants next) and with ``channels_last_input=True`` the input is, which saves the
-    transposes between stacked layers (a transpose of the taps costs as much as a
-    quarter of the product they feed).
+    transposes between stacked layers.
     """
 
     def __init__(
@@ -47,31 +46,24 @@ class MatmulConv1d(nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         (k,), (s,), (d,), (p,) = self.kernel_size, self.stride, self.dilation, self.padding
-        # Tap j of output frame t reads padded input frame t*s + j*d. Split the input
-        # into its s phases (frame i -> phase i % s, position i // s), so that tap j is
-        # a plain slice of one phase starting at (j*d) // s: no strided slicing, which
-        # torch.export cannot size, and no unfold, which exports as a slow Gather.
-        # Then the k taps, stacked tap-major, make the conv one (k*C_in -> C_out) product.
-        offsets = [(j * d // s, j * d % s) for j in range(k)]
-        last = d * (k - 1) // s
+        if not self.channels_last_input:
+            x = x.transpose(1, 2)  # cheaper here than on the k-times larger taps
+        # x is (batch, time, C_in). Tap j of output frame t reads padded input frame
+        # t*s + j*d. Split the frames into their s phases (frame i -> phase i % s,
+        # position i // s), so that tap j is a plain slice of one phase starting at
+        # (j*d) // s: no strided slicing, which torch.export cannot size, and no unfold,
+        # which exports as a slow Gather. The k taps, side by side tap-major, make the
+        # conv one (k*C_in -> C_out) product.
+        x = nn.functional.pad(x, (0, 0, p, p + (-(x.shape[1] + 2 * p)) % s))
+        b, c = x.shape[0], x.shape[2]
+        phases = x.reshape(b, -1, s, c)  # (batch, n, s, C_in)
+        n, last = phases.shape[1], d * (k - 1) // s
+        # Range slices only (an integer index exports as a Gather, a full copy).
+        offsets = [(j * d // s, j * d % s) for j in range(k)]  # (position, phase) of tap j
+        taps = torch.cat([phases[:, o : n - last + o, r : r + 1] for o, r in offsets], dim=2)
         # weight (out, in, k) -> (out, k*in) in the same tap-major order as the taps
         w = self.weight.permute(0, 2, 1).reshape(self.out_channels, k * self.in_channels)
-        if self.channels_last_input:  # (batch, time, C_in): taps end up channels-last
-            x = nn.functional.pad(x, (0, 0, p, p + (-(x.shape[1] + 2 * p)) % s))
-            b, c = x.shape[0], x.shape[2]
-            phases = x.reshape(b, -1, s, c)  # (batch, n, s, C_in)
-            n = phases.shape[1]
-            # Range slices only (an integer index exports as a Gather, a full copy).
-            taps = torch.cat([phases[:, o : n - last + o, r : r + 1] for o, r in offsets], dim=2)
-            y = nn.functional.linear(taps.reshape(b, n - last, k * c), w, self.bias)
-            return y if self.channels_last else y.transpose(1, 2)
-        x = nn.functional.pad(x, (p, p + (-(x.shape[-1] + 2 * p)) % s))
-        b, c = x.shape[0], x.shape[1]
-        phases = x.reshape(b, c, -1, s).permute(0, 3, 1, 2) if s > 1 else x.unsqueeze(1)
-        n = phases.shape[3]
-        taps = torch.cat([phases[:, r : r + 1, :, o : n - last + o] for o, r in offsets], dim=1)
-        taps = taps.reshape(b, k * c, -1)  # (batch, k*C_in, n_out), tap-major
-        y = nn.functional.linear(taps.transpose(1, 2), w, self.bias)
+        y = nn.functional.linear(taps.reshape(b, n - last, k * c), w, self.bias)
         return y if self.channels_last else y.transpose(1, 2)
 
 
