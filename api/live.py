@@ -97,7 +97,10 @@ class LiveSession:
         self._sample_bytes = _BYTES_PER_SAMPLE[encoding]
         self._byte_rate = sample_rate * self._sample_bytes
         self._hold_bytes = max(1, int(_HOLD_SECONDS * sample_rate)) * self._sample_bytes
-        self._limit_bytes = int(s.stream_max_seconds * sample_rate) * self._sample_bytes
+        # The scorer's own limit, in bytes: feed() cuts there so that the audio hash and
+        # byte count cover exactly the audio scored (the scorer raises past it).
+        limit_samples = int(self.scorer.max_seconds * self.scorer.sample_rate)
+        self._limit_bytes = limit_samples * self._sample_bytes
         self._flush_at = self._next_flush_bytes()
         self.limit_reached = False
         self.bytes_received = 0

@@ -197,9 +197,10 @@ def finalize_model(
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = export_onnx(model, out_dir / "model.onnx", sample_rate=sr)
-    probe = [c.speech()[: 4 * sr] for c in clips["dev"][:4]]
-    n = min(len(p) for p in probe)
-    parity = check_onnx_parity(model, onnx_path, np.stack([p[:n] for p in probe]), atol=np.inf)
+    speech = [c.speech()[: 4 * sr] for c in clips["dev"][:4]]
+    n = min(len(p) for p in speech)
+    probe = np.stack([p[:n] for p in speech])  # equal-length dev speech, (4, n)
+    parity = check_onnx_parity(model, onnx_path, probe, atol=np.inf)
     if parity > 1e-4:  # keep the trained model, but say so loudly
         logger.error("torch/ONNX parity %.3g exceeds 1e-4 on dev speech", parity)
     training = {**training, "onnx_parity_max_abs_diff": parity}
@@ -209,9 +210,7 @@ def finalize_model(
         float_path = out_dir / "model.float32.onnx"
         onnx_path.replace(float_path)
         quant = quantize_int8(float_path, onnx_path)
-        quant["max_abs_score_diff_vs_float32"] = score_deviation(
-            float_path, onnx_path, np.stack([p[:n] for p in probe])
-        )
+        quant["max_abs_score_diff_vs_float32"] = score_deviation(float_path, onnx_path, probe)
         float_path.unlink()
         training["quantization"] = quant
     # Provisional directory (identity calibration) so the serving Detector can score dev.

@@ -14,9 +14,10 @@ What is *not* quantized, on purpose:
   handles a constant weight operand.
 
 Convolutions of the Whisper stem and the heads are exported as ``MatMul`` (see
-:class:`audio_detect.classifiers.layers.MatmulConv1d`) so they are covered; the mel
-filter bank ``MatMul`` (weights ``(n_freq, 80)``) is excluded by name, see
-:func:`quantize_int8`.
+:class:`audio_detect.classifiers.layers.MatmulConv1d`) so they are covered. The mel
+filter bank product (constant ``(80, n_freq)`` first operand, which the quantizer leaves
+alone anyway) is also excluded by name, so a front end that puts its filter bank
+second stays float32 too (see :func:`_front_end_matmuls`).
 """
 
 from __future__ import annotations
