@@ -116,6 +116,8 @@ def export(
                 previous = json.loads(trained_by.read_text(encoding="utf-8")).get("training", {})
             except (OSError, ValueError, AttributeError) as exc:
                 raise fail(f"cannot read --trained-by {trained_by}: {exc}") from exc
+            if not isinstance(previous, dict):
+                raise fail(f"--trained-by {trained_by}: 'training' is not an object")
         with stage_progress() as progress:
             doc = export_checkpoint(
                 cfg, checkpoint, out_dir=out_dir, manifest_path=manifest,
