@@ -22,7 +22,7 @@ from .errors import install_error_handlers
 from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
 from .metrics import Metrics, RequestContextMiddleware
-from .routers import analyze, calls, console, health, models, stream, twilio
+from .routers import analyze, apidocs, calls, console, health, models, stream, twilio
 from .security import TokenBuckets, install_log_redaction
 from .services import Services
 from .settings import Settings
@@ -112,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs is apidocs.install's: Swagger UI from the package, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = None
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(twilio.router)
     console.install(app)  # analyst console: /console and its JSON helpers
+    apidocs.install(app)  # /docs with vendored Swagger UI assets (works air-gapped)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD
     )

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Metrics", "RequestContextMiddleware"]
@@ -81,6 +82,29 @@ def _clean_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def _route_template(scope: Scope, path: str) -> str:
+    """The template of the route that serves ``path`` (``"unmatched"`` if none does).
+
+    FastAPI records its own routes in ``scope["route"]``; plain Starlette routes (such as
+    ``/openapi.json``) and mounts (``/console/static``, ``/docs/static``) do not, so they
+    are looked up here: a mount is labelled ``<mount path>/{path}``.
+    """
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", None) or ()
+    probe = {"type": "http", "path": path, "root_path": "", "method": scope.get("method", "GET")}
+    for route in routes:
+        try:
+            match, _ = route.matches(probe)
+        except Exception:  # a route type that cannot judge a bare scope
+            continue
+        if match is not Match.NONE:
+            template = getattr(route, "path", "")
+            if isinstance(route, Mount):
+                return f"{template.rstrip('/')}/{{path}}"
+            return template or "unmatched"
+    return "unmatched"
+
+
 class RequestContextMiddleware:
     """Pure ASGI: request id (``X-Request-ID``), per-route request counts and latency."""
 
@@ -112,11 +136,12 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
+        request_path = scope.get("path", "")
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = getattr(route, "path", None) or _route_template(scope, request_path)
             method = scope.get("method", "GET")
             elapsed = time.perf_counter() - t0
             self.metrics.requests.labels(path, method, str(status)).inc()
