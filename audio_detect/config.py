@@ -10,9 +10,25 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Self
 
+from .constants import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_VAD_AGGRESSIVENESS,
+    DEFAULT_VAD_FRAME_MS,
+    DEFAULT_VAD_MERGE_GAP_MS,
+    DEFAULT_VAD_MIN_SPEECH_MS,
+    DEFAULT_VAD_PAD_MS,
+)
 from .exceptions import ParameterError
 
-__all__ = ["AudioConfig", "FeatureConfig", "WindowConfig", "from_dict", "to_dict"]
+__all__ = [
+    "AudioConfig",
+    "FeatureConfig",
+    "LimitsConfig",
+    "VadConfig",
+    "WindowConfig",
+    "from_dict",
+    "to_dict",
+]
 
 FEATURE_KINDS = ("lfcc", "mfcc", "cqcc", "logmel", "linear", "raw")
 
@@ -43,7 +59,7 @@ class AudioConfig(_DictMixin):
     """
 
     sr: int = 16000
-    max_seconds: float = 4 * 3600.0
+    max_seconds: float = DEFAULT_MAX_SECONDS
     channel: str | int = "mix"
 
     def __post_init__(self) -> None:
@@ -128,6 +144,64 @@ class WindowConfig(_DictMixin):
             raise ParameterError.invalid("min_speech_seconds", ">= 0", self.min_speech_seconds)
         if self.top_k < 0:
             raise ParameterError.invalid("top_k", ">= 0", self.top_k)
+
+
+@dataclass(frozen=True)
+class VadConfig(_DictMixin):
+    """The speech finder whose regions decide which windows a model scores.
+
+    Arguments of :func:`audio_detect.audio.vad.speech_regions` (WebRTC VAD behind an
+    energy gate). A manifest without a ``vad`` object gets these defaults, which are
+    what every model shipped before the field existed was evaluated with.
+
+    Parameters
+    ----------
+    aggressiveness : int
+        WebRTC VAD mode, 0 (least) to 3 (most aggressive in rejecting non-speech).
+    frame_ms : int
+        VAD frame: 10, 20 or 30 ms.
+    min_speech_ms, merge_gap_ms, pad_ms : int
+        Smoothing: drop shorter runs, merge closer runs, pad both sides.
+    """
+
+    aggressiveness: int = DEFAULT_VAD_AGGRESSIVENESS
+    frame_ms: int = DEFAULT_VAD_FRAME_MS
+    min_speech_ms: int = DEFAULT_VAD_MIN_SPEECH_MS
+    merge_gap_ms: int = DEFAULT_VAD_MERGE_GAP_MS
+    pad_ms: int = DEFAULT_VAD_PAD_MS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.aggressiveness, bool) or self.aggressiveness not in (0, 1, 2, 3):
+            raise ParameterError.invalid("aggressiveness", "0, 1, 2 or 3", self.aggressiveness)
+        if isinstance(self.frame_ms, bool) or self.frame_ms not in (10, 20, 30):
+            raise ParameterError.invalid("frame_ms", "10, 20 or 30", self.frame_ms)
+        for name in ("min_speech_ms", "merge_gap_ms", "pad_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ParameterError.invalid(name, "a non-negative integer", value)
+
+    def kwargs(self) -> dict[str, int]:
+        """Keyword arguments of :func:`~audio_detect.audio.vad.speech_regions`."""
+        return to_dict(self)
+
+
+@dataclass(frozen=True)
+class LimitsConfig(_DictMixin):
+    """Input limits a model declares (callers may lower them per request).
+
+    Parameters
+    ----------
+    max_seconds : float
+        Longest recording decoded for offline scoring.
+    """
+
+    max_seconds: float = DEFAULT_MAX_SECONDS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_seconds, bool) or not (
+            isinstance(self.max_seconds, int | float) and self.max_seconds > 0
+        ):
+            raise ParameterError.invalid("max_seconds", "a positive number", self.max_seconds)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

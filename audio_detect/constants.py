@@ -63,3 +63,32 @@ ASVSPOOF5_C_FA: Final = 10.0
 def parse_label(value: str) -> int:
     """Return :data:`BONAFIDE` or :data:`SPOOF` for a label spelling, or raise ``KeyError``."""
     return LABEL_ALIASES[value.strip().lower()]
+
+# --------------------------------------------------------------------------- defaults
+# The one home of the numeric defaults that several layers share (the library, the
+# CLI, batch jobs, the service). A model manifest may override the model-specific ones
+# (``limits``, ``vad``); see :class:`audio_detect.spec.ModelSpec`.
+
+#: Longest recording accepted by offline scoring (``score``, ``batch``, ``/v1/analyze``).
+DEFAULT_MAX_SECONDS: Final = 4 * 3600.0
+#: Longest trial decoded by ``evaluate`` (and fusion/calibration fitting): one hour.
+EVAL_MAX_SECONDS: Final = 3600.0
+#: Longest live stream scored before its final verdict is sent: one hour.
+STREAM_MAX_SECONDS: Final = 3600.0
+#: Longest training clip decoded.
+TRAIN_MAX_SECONDS: Final = 600.0
+
+#: WebRTC VAD mode (0-3) and frame smoothing of :func:`audio_detect.audio.vad.speech_regions`,
+#: the speech finder whose output decides which windows a model scores.
+DEFAULT_VAD_AGGRESSIVENESS: Final = 2
+DEFAULT_VAD_FRAME_MS: Final = 30
+DEFAULT_VAD_MIN_SPEECH_MS: Final = 150
+DEFAULT_VAD_MERGE_GAP_MS: Final = 300
+DEFAULT_VAD_PAD_MS: Final = 90
+
+#: Operating prior P(spoof) of a model whose manifest names none.
+DEFAULT_PRIOR: Final = 0.5
+
+#: Input rates accepted from a caller (decoders resample anything in this range).
+MIN_INPUT_RATE: Final = 1000
+MAX_INPUT_RATE: Final = 192_000

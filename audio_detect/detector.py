@@ -17,12 +17,13 @@ window LLRs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -30,8 +31,9 @@ from .audio.io import RawFormat, load_audio, resample
 from .audio.types import Audio
 from .audio.vad import speech_regions
 from .audio.windows import SpeechWindows, cut_windows
+from .backends import Backend, GMMBackend, OnnxBackend, build_backend
 from .calibration import LogisticCalibrator, TierThresholds, assign_tier, logit, posterior
-from .config import FeatureConfig, WindowConfig
+from .config import VadConfig, WindowConfig
 from .constants import (
     TIER_NOT_ENOUGH_SPEECH,
     VERDICT_BONAFIDE,
@@ -41,16 +43,18 @@ from .constants import (
 from .exceptions import IncompatibleModelError, ParameterError
 from .registry import ModelDir, load_model_dir
 
-__all__ = ["Decision", "Detector", "WindowScore", "build_backend", "load_detector"]
+__all__ = [
+    "Backend",
+    "Decision",
+    "Detector",
+    "GMMBackend",
+    "OnnxBackend",
+    "WindowScore",
+    "build_backend",
+    "load_detector",
+]
 
 logger = logging.getLogger(__name__)
-
-# Windows per onnxruntime call. Larger batches are not faster on CPU (the Whisper
-# model: 8.7 ms per window in batches of 1 or 8) but onnxruntime's arena keeps the peak
-# activations of the largest call, about 12 MB per 4 s window, for the life of the
-# process: 32 windows per call cost the service 300 MB of RSS.
-_ONNX_BATCH = 4
-
 
 @dataclass(frozen=True)
 class WindowScore:
@@ -90,82 +94,6 @@ class Decision:
         return asdict(self)
 
 
-class Backend(Protocol):
-    """Maps a batch of equal-length windows to raw scores (higher = spoof)."""
-
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:  # pragma: no cover - protocol
-        """Score ``(n_windows, n_samples)`` float32 windows."""
-        ...
-
-
-class GMMBackend:
-    """Classic backend: numpy/librosa features + the two-class GMM."""
-
-    def __init__(self, model: ModelDir) -> None:
-        # Imported here: scikit-learn (and with it pandas/pyarrow) and librosa add about
-        # 110 MB to a process that serves an ONNX model and never needs them.
-        from .classifiers.gmm import GMMClassifier
-        from .features import compute_features
-
-        self._compute = compute_features
-        self.feature: FeatureConfig = model.feature
-        self.clf = GMMClassifier.load(model.file(model.manifest.get("weights", "gmm.safetensors")))
-
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Mean frame LLR of each window."""
-        feats = [self._compute(w, config=self.feature) for w in windows]
-        return self.clf.decision_function(feats)
-
-
-class OnnxBackend:
-    """Neural backend: an ONNX graph with the feature front end inside (waveform in, score out)."""
-
-    def __init__(self, model: ModelDir, *, intra_op_threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        if intra_op_threads:
-            opts.intra_op_num_threads = intra_op_threads
-            # Servers run one single-threaded session call per scoring thread; idle
-            # onnxruntime workers would otherwise spin and steal those threads' cores.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        path = model.file(model.manifest.get("weights", "model.onnx"))
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise IncompatibleModelError(f"onnxruntime cannot load {path}: {exc}") from exc
-        self.input_name = self.session.get_inputs()[0].name
-
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Run the graph on batches of windows."""
-        out = []
-        for i in range(0, len(windows), _ONNX_BATCH):
-            batch = np.ascontiguousarray(windows[i : i + _ONNX_BATCH], dtype=np.float32)
-            (scores,) = self.session.run(None, {self.input_name: batch})
-            out.append(np.asarray(scores, dtype=np.float64).reshape(-1))
-        return np.concatenate(out) if out else np.zeros(0)
-
-
-def build_backend(model: ModelDir, *, intra_op_threads: int | None = None) -> Backend:
-    """The window scorer of a verified model directory, by its ``format``.
-
-    ``intra_op_threads`` caps the threads of each onnxruntime call (``None``: its
-    default, one per core); numpy backends ignore it.
-    """
-    if model.format == "gmm":
-        return GMMBackend(model)
-    if model.format == "onnx":
-        return OnnxBackend(model, intra_op_threads=intra_op_threads)
-    if model.format == "fusion":
-        from .fusion import FusionBackend
-
-        return FusionBackend(model, intra_op_threads=intra_op_threads)
-    # The registry already rejects other formats; kept for direct construction.
-    raise IncompatibleModelError(f"Unsupported model format {model.format!r}")
-
-
 def aggregate(scores: np.ndarray, *, top_k: int) -> float:
     """Mean of the ``top_k`` highest scores (``top_k=0``: mean of all)."""
     if scores.size == 0:
@@ -182,8 +110,9 @@ class Detector:
     ----------
     model : ModelDir
         A verified model directory (see :func:`audio_detect.registry.load_model_dir`).
-    vad_aggressiveness : int
-        WebRTC VAD mode 0-3 used to find speech.
+    vad_aggressiveness : int, optional
+        WebRTC VAD mode 0-3 used to find speech; default the manifest's ``vad``
+        (mode 2 for manifests without one).
     intra_op_threads : int, optional
         Threads per onnxruntime call (``None``: one per core). A server that scores on
         N threads at once should pass 1.
@@ -193,22 +122,36 @@ class Detector:
         self,
         model: ModelDir,
         *,
-        vad_aggressiveness: int = 2,
+        vad_aggressiveness: int | None = None,
         intra_op_threads: int | None = None,
     ) -> None:
         self.model = model
-        self.sample_rate = model.sample_rate
-        self.window: WindowConfig = model.window
-        self.vad_aggressiveness = vad_aggressiveness
-        m = model.manifest
-        self.calibrator = LogisticCalibrator.from_dict(
-            m.get("calibration") or LogisticCalibrator.identity().to_dict()
+        spec = model.spec
+        self.spec = spec
+        self.model_rate = spec.model_rate
+        self.window: WindowConfig = spec.window
+        self.vad: VadConfig = (
+            spec.vad
+            if vad_aggressiveness is None
+            else dataclasses.replace(spec.vad, aggressiveness=vad_aggressiveness)
         )
-        if "thresholds" not in m:
+        self.max_seconds = spec.limits.max_seconds
+        self.calibrator = LogisticCalibrator.from_dict(spec.calibration.to_dict())
+        if spec.thresholds is None:
             raise IncompatibleModelError(f"{model.path}: manifest has no tier 'thresholds'")
-        self.thresholds = TierThresholds.from_dict(m["thresholds"])
-        self.prior = float(m.get("prior", 0.5))
+        self.thresholds = spec.thresholds
+        self.prior = spec.prior
         self.backend: Backend = build_backend(model, intra_op_threads=intra_op_threads)
+
+    @property
+    def sample_rate(self) -> int:
+        """Alias of :attr:`model_rate`, the rate the model runs at."""
+        return self.model_rate
+
+    @property
+    def vad_aggressiveness(self) -> int:
+        """WebRTC VAD mode of :attr:`vad`."""
+        return self.vad.aggressiveness
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, **kwargs: Any) -> Detector:
@@ -226,27 +169,40 @@ class Detector:
         source: str | Path | bytes | BinaryIO,
         *,
         channel: str | int = "mix",
-        max_seconds: float = 4 * 3600.0,
+        max_seconds: float | None = None,
         raw: RawFormat | None = None,
         **kwargs: Any,
     ) -> Decision:
-        """Decode ``source`` with :func:`load_audio` and score it."""
+        """Decode ``source`` with :func:`load_audio` and score it.
+
+        ``max_seconds`` defaults to the model's ``limits.max_seconds``
+        (:data:`~audio_detect.constants.DEFAULT_MAX_SECONDS`).
+        """
         audio = load_audio(
-            source, sr=self.sample_rate, channel=channel, max_seconds=max_seconds, raw=raw
+            source,
+            sr=self.model_rate,
+            channel=channel,
+            max_seconds=self.max_seconds if max_seconds is None else max_seconds,
+            raw=raw,
         )
         return self.score_audio(audio, **kwargs)
 
     def score_audio(self, audio: Audio, **kwargs: Any) -> Decision:
         """Score a decoded :class:`Audio` (resampled here if needed)."""
         y = audio.samples
-        if audio.sr != self.sample_rate:
-            y = resample(y, orig_sr=audio.sr, target_sr=self.sample_rate)
+        if audio.sr != self.model_rate:
+            y = resample(y, orig_sr=audio.sr, target_sr=self.model_rate)
         return self.score_samples(y, audio_meta=audio.metadata(), **kwargs)
 
     def speech_windows(self, y: np.ndarray, *, window: WindowConfig | None = None) -> SpeechWindows:
         """Find speech in ``y`` (at the model rate) and cut it into windows."""
-        regions = speech_regions(y, sr=self.sample_rate, aggressiveness=self.vad_aggressiveness)
-        return cut_windows(y, sr=self.sample_rate, regions=regions, config=window or self.window)
+        return cut_windows(
+            y, sr=self.model_rate, regions=self.speech_regions(y), config=window or self.window
+        )
+
+    def speech_regions(self, y: np.ndarray) -> np.ndarray:
+        """Speech regions ``(n, 2)`` of ``y`` (at the model rate), with the model's VAD."""
+        return speech_regions(y, sr=self.model_rate, **self.vad.kwargs())
 
     def score_samples(
         self,
@@ -262,7 +218,7 @@ class Detector:
         Parameters
         ----------
         y : np.ndarray
-            Samples at :attr:`sample_rate`.
+            Samples at :attr:`model_rate`.
         prior : float, optional
             P(spoof) used for the posterior; defaults to the model's.
         thresholds : TierThresholds, optional
@@ -277,7 +233,7 @@ class Detector:
         windows = self.speech_windows(y, window=window)
         return self.decide(
             windows,
-            duration=len(y) / self.sample_rate,
+            duration=len(y) / self.model_rate,
             prior=prior,
             thresholds=thresholds,
             window=window,
@@ -302,7 +258,7 @@ class Detector:
         logit(prior)  # validates the prior
         thresholds = thresholds or self.thresholds
         cfg = window or self.window
-        speech_s = len(windows.speech) / self.sample_rate
+        speech_s = len(windows.speech) / self.model_rate
         common = {
             "speech_seconds": round(speech_s, 3),
             "duration": round(duration, 3),

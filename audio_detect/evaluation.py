@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .constants import SPOOF
+from .constants import EVAL_MAX_SECONDS, SPOOF
 from .datasets.manifest import Utterance
 from .exceptions import AudioDetectError, ParameterError
 
@@ -69,7 +69,7 @@ def _score_one(item: tuple[int, str, str]) -> tuple[int, float | None, float | N
             from .audio.channel import apply_channel
             from .audio.io import load_audio
 
-            audio = load_audio(path, sr=detector.sample_rate, max_seconds=3600.0)
+            audio = load_audio(path, sr=detector.model_rate, max_seconds=EVAL_MAX_SECONDS)
             y = apply_channel(
                 audio.samples,
                 sr=audio.sr,
@@ -78,7 +78,7 @@ def _score_one(item: tuple[int, str, str]) -> tuple[int, float | None, float | N
             )
             decision = detector.score_samples(y)
         else:
-            decision = detector.score_file(path, max_seconds=3600.0)
+            decision = detector.score_file(path, max_seconds=EVAL_MAX_SECONDS)
     except AudioDetectError as exc:
         logger.warning("%s: %s", utt_id, exc)
         return index, None, None, exc.code

@@ -15,6 +15,7 @@ __all__ = [
     "ChannelUnavailableError",
     "DatasetFormatError",
     "IncompatibleModelError",
+    "ManifestError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "NotEnoughSpeechError",
@@ -110,3 +111,18 @@ class IncompatibleModelError(AudioDetectError):
     """A model directory is of a format or version this library cannot run."""
 
     code = "incompatible_model"
+
+
+class ManifestError(IncompatibleModelError):
+    """A model manifest is malformed or its fields contradict each other.
+
+    The message names the file, the field(s) and the values; :attr:`path` and
+    :attr:`field` carry the first two for programs.
+    """
+
+    code = "incompatible_model"
+
+    def __init__(self, message: str, *, path: object = None, field: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.field = field

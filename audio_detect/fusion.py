@@ -9,15 +9,16 @@ Detector`. This is the linear logistic-regression fusion of FoCal/BOSARIS (Brüm
 du Preez, 2006), used by most ASVspoof submissions to combine classic and neural
 countermeasures.
 
-Fitting (:func:`fit_fusion`) uses a held-out dev split only: window-level logistic
-regression on the members' raw window scores (each utterance weighted equally), then
-the call-level calibration and risk-tier thresholds through the serving detector, as
-for any other model.
+The serving half (:class:`FusionBackend`) lives in :mod:`audio_detect.backends`, below
+the detector; this module is the fitting half and sits above the detector and the
+evaluation loop it drives. Fitting (:func:`fit_fusion`) uses a held-out dev split only:
+window-level logistic regression on the members' raw window scores (each utterance
+weighted equally), then the call-level calibration and risk-tier thresholds through the
+serving detector, as for any other model.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,69 +27,21 @@ from typing import Any
 import numpy as np
 
 from .audio.io import load_audio
+from .backends import FusionBackend, member_weights_file
 from .calibration import LogisticCalibrator, fit_decision_rule
 from .config import WindowConfig
 from .constants import BONAFIDE, SPOOF
 from .datasets.manifest import Utterance
-from .exceptions import IncompatibleModelError, ModelIntegrityError, ParameterError
-from .registry import ModelDir, load_model_dir, write_manifest
+from .detector import Detector
+from .evaluation import evaluate_manifest
+from .exceptions import ParameterError
+from .registry import ModelDir, load_model_dir, read_manifest, write_manifest
 
 __all__ = ["FusionBackend", "fit_fusion", "member_weights_file"]
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-
-
-def member_weights_file(model: ModelDir) -> str:
-    """Name of the file holding a member's weights (what a fusion pins)."""
-    if model.format == "fusion":
-        raise IncompatibleModelError(f"{model.name}: a fusion cannot be a fusion member")
-    default = "gmm.safetensors" if model.format == "gmm" else "model.onnx"
-    return str(model.manifest.get("weights", default))
-
-
-def _load_member(entry: dict[str, Any], root: Path) -> ModelDir:
-    member = load_model_dir(entry["name"], root=root)
-    fname = member_weights_file(member)
-    actual = member.manifest["files"].get(fname)
-    if actual != entry["sha256"]:
-        raise ModelIntegrityError(
-            f"fusion member {entry['name']!r}: weights {fname} have sha256 {actual}, the "
-            f"fusion was fitted on {entry['sha256']}; refit the fusion for the new member."
-        )
-    return member
-
-
-class FusionBackend:
-    """Backend of a ``fusion`` model: members' raw window scores, linearly combined."""
-
-    def __init__(self, model: ModelDir, *, intra_op_threads: int | None = None) -> None:
-        from .detector import build_backend
-
-        m = model.manifest
-        members = m.get("members")
-        if not isinstance(members, list) or not members:
-            raise IncompatibleModelError(f"{model.path}: fusion manifest has no 'members'")
-        self.weights = np.asarray([float(e["weight"]) for e in members], dtype=np.float64)
-        self.bias = float(m.get("fusion_bias", 0.0))
-        self.members = []
-        for entry in members:
-            member = _load_member(entry, model.path.parent)
-            if member.sample_rate != model.sample_rate:
-                raise IncompatibleModelError(
-                    f"fusion member {member.name!r} runs at {member.sample_rate} Hz, "
-                    f"the fusion at {model.sample_rate} Hz"
-                )
-            self.members.append(build_backend(member, intra_op_threads=intra_op_threads))
-
-    def member_scores(self, windows: np.ndarray) -> np.ndarray:
-        """Raw scores ``(n_windows, n_members)``."""
-        return np.stack([b.score_windows(windows) for b in self.members], axis=1)
-
-    def score_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Fused raw score of each window."""
-        return self.member_scores(windows) @ self.weights + self.bias
 
 
 def _window_scores(
@@ -99,8 +52,6 @@ def _window_scores(
     progress: Progress | None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Members' raw scores ``(n_windows, n_members)`` per trial, on the serving windows."""
-    from .detector import Detector
-
     detectors = [Detector(m) for m in members]
     per_utt, labels = [], []
     for i, u in enumerate(trials):
@@ -156,8 +107,6 @@ def fit_fusion(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from .evaluation import evaluate_manifest
-
     out = Path(out_dir)
     root = out.parent
     if len(members) < 2:
@@ -183,7 +132,7 @@ def fit_fusion(
     coef = lr.coef_[0] / sd
     bias = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mu / sd))
     entries = [
-        {"name": d.name, "sha256": d.manifest["files"][member_weights_file(d)], "weight": float(k)}
+        {"name": d.name, "sha256": d.spec.files[member_weights_file(d)], "weight": float(k)}
         for d, k in zip(dirs, coef, strict=True)
     ]
     out.mkdir(parents=True, exist_ok=True)
@@ -195,8 +144,9 @@ def fit_fusion(
         "format": "fusion",
         "description": f"Logistic-regression score fusion of {', '.join(members)}",
         "sample_rate": sr,
-        "feature": dirs[0].manifest["feature"],
+        "feature": dirs[0].feature.to_dict(),
         "window": window.to_dict(),
+        "vad": dirs[0].vad.to_dict(),
         "members": entries,
         "fusion_bias": bias,
         "calibration": LogisticCalibrator.identity().to_dict(),
@@ -217,4 +167,4 @@ def fit_fusion(
     doc.update(calibration=cal.to_dict(), thresholds=thresholds)
     write_manifest(out, doc)
     logger.info("fusion weights %s bias %.4g", [round(e["weight"], 4) for e in entries], bias)
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return read_manifest(out)

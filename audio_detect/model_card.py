@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .registry import MANIFEST_NAME, write_manifest
+from .registry import read_manifest, write_manifest
 
 __all__ = ["det_points", "render_measured", "render_model_card", "update_model_card"]
 
@@ -86,7 +86,7 @@ def update_model_card(
     ``det`` (from :func:`det_points`, or ``metrics["det"]`` when not given) is stored
     as the condition's down-sampled DET curve.
     """
-    manifest = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = read_manifest(model_dir)
     evaluations = manifest.setdefault("metrics", {}).setdefault("evaluations", {})
     evaluations[condition] = {
         "command": command,

@@ -1,9 +1,22 @@
-"""The ``models/`` directory: list shipped detectors, load one by name or path.
+"""The models directory: list shipped detectors, load one by name or path.
 
 A model directory is self-describing: ``manifest.json`` holds the format, the
-feature and window configuration, the calibration, the tier thresholds and the
+feature, window and VAD configuration, the calibration, the tier thresholds and the
 sha256 of every other file. Loading verifies every hash before anything is read,
 and no file is ever unpickled (weights are ONNX or safetensors).
+
+This module is the only reader of ``manifest.json`` in the library
+(:func:`read_manifest`); :func:`load_model_dir` parses it once into a validated
+:class:`~audio_detect.spec.ModelSpec` (``ModelDir.spec``) and refuses a manifest whose
+fields contradict each other.
+
+Where the models are (:func:`models_root`), first match wins:
+
+1. ``$AUDIO_DETECT_MODELS_DIR``, when set;
+2. the models installed with the package (``audio_detect/_models`` inside a wheel,
+   copied from the repository's ``models/`` at build time, see ``setup.py``);
+3. the repository's ``models/`` next to the source tree (a checkout or an editable
+   install).
 """
 
 from __future__ import annotations
@@ -16,16 +29,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import FeatureConfig, WindowConfig
-from .exceptions import IncompatibleModelError, ModelIntegrityError, ModelNotFoundError
+from .config import FeatureConfig, LimitsConfig, VadConfig, WindowConfig
+from .exceptions import (
+    IncompatibleModelError,
+    ManifestError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+)
+from .spec import SUPPORTED_FORMATS, ModelSpec
 
 __all__ = [
     "MANIFEST_NAME",
+    "MODELS_DIR_ENV",
+    "SUPPORTED_FORMATS",
     "ModelDir",
+    "ModelSpec",
     "available_models",
     "default_model_name",
     "load_model_dir",
     "models_root",
+    "read_manifest",
     "sha256_file",
     "write_manifest",
 ]
@@ -33,16 +56,26 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-SUPPORTED_FORMATS = ("gmm", "onnx", "fusion")
+MODELS_DIR_ENV = "AUDIO_DETECT_MODELS_DIR"
 _DEFAULT_FILE = "DEFAULT"
+#: Where a built wheel carries the shipped models (package data, see setup.py).
+PACKAGED_MODELS = Path(__file__).resolve().parent / "_models"
+#: The repository's models directory (a source checkout or an editable install).
+SOURCE_MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 def models_root() -> Path:
-    """Return the models directory: ``$AUDIO_DETECT_MODELS_DIR`` or the repository's ``models/``."""
-    env = os.environ.get("AUDIO_DETECT_MODELS_DIR")
+    """Return the models directory.
+
+    ``$AUDIO_DETECT_MODELS_DIR`` when set, else the models installed with the package
+    (a wheel), else the repository's ``models/`` (a checkout or editable install).
+    """
+    env = os.environ.get(MODELS_DIR_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    if (PACKAGED_MODELS / _DEFAULT_FILE).is_file():
+        return PACKAGED_MODELS
+    return SOURCE_MODELS
 
 
 def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
@@ -63,46 +96,69 @@ class ModelDir:
     path : Path
         The directory.
     manifest : dict
-        Parsed ``manifest.json``.
+        The raw ``manifest.json`` (for listings: metrics, training, versions).
     sha256 : str
         sha256 of ``manifest.json`` itself: one fingerprint of the whole model,
         since the manifest pins every other file's hash.
+    spec : ModelSpec
+        The validated settings the model runs with; parsed from ``manifest`` when
+        not given.
     """
 
     path: Path
     manifest: dict[str, Any]
     sha256: str
-    feature: FeatureConfig = field(init=False)
-    window: WindowConfig = field(init=False)
+    spec: ModelSpec = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "feature", FeatureConfig.from_dict(self.manifest["feature"]))
-            object.__setattr__(self, "window", WindowConfig.from_dict(self.manifest["window"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IncompatibleModelError(
-                f"{self.path / MANIFEST_NAME}: invalid feature/window config: {exc}"
-            ) from exc
+        if self.spec is None:  # built by hand: parse (load_model_dir passes its spec)
+            spec = ModelSpec.from_manifest(self.manifest, path=self.path / MANIFEST_NAME)
+            object.__setattr__(self, "spec", spec)
+
+    @property
+    def feature(self) -> FeatureConfig:
+        """Feature front end (``spec.feature``)."""
+        return self.spec.feature
+
+    @property
+    def window(self) -> WindowConfig:
+        """Window rule (``spec.window``)."""
+        return self.spec.window
+
+    @property
+    def vad(self) -> VadConfig:
+        """Speech finder settings (``spec.vad``)."""
+        return self.spec.vad
+
+    @property
+    def limits(self) -> LimitsConfig:
+        """Input limits (``spec.limits``)."""
+        return self.spec.limits
 
     @property
     def name(self) -> str:
         """Model name."""
-        return str(self.manifest.get("name", self.path.name))
+        return self.spec.name if "name" in self.manifest else self.path.name
 
     @property
     def version(self) -> str:
         """Model version string."""
-        return str(self.manifest.get("version", "0"))
+        return self.spec.version
 
     @property
     def format(self) -> str:
         """Storage format: ``gmm``, ``onnx`` or ``fusion`` (of other model directories)."""
-        return str(self.manifest["format"])
+        return self.spec.format
+
+    @property
+    def model_rate(self) -> int:
+        """Rate the model runs at (Hz)."""
+        return self.spec.model_rate
 
     @property
     def sample_rate(self) -> int:
-        """Rate the model runs at."""
-        return int(self.manifest["sample_rate"])
+        """Alias of :attr:`model_rate`."""
+        return self.spec.model_rate
 
     def file(self, name: str) -> Path:
         """Path of a file listed in the manifest."""
@@ -162,21 +218,16 @@ def load_model_dir(name_or_path: str | Path | None = None, *, root: Path | None 
         name_or_path = default_model_name(root)
     path = _resolve(name_or_path, root)
     manifest_path = path / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IncompatibleModelError(f"Cannot read {manifest_path}: {exc}") from exc
-    if manifest.get("format") not in SUPPORTED_FORMATS:
-        raise IncompatibleModelError(
-            f"{manifest_path}: format {manifest.get('format')!r} is not one of {SUPPORTED_FORMATS}"
-        )
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise IncompatibleModelError(f"{manifest_path}: 'files' must map file names to sha256")
+    manifest = read_manifest(path)
+    listed = manifest.get("files")
+    for fname in listed if isinstance(listed, dict) else ():
+        if path.resolve() not in (path / fname).resolve().parents:
+            raise ModelIntegrityError(f"{manifest_path}: file {fname!r} escapes the model dir")
+    # Parsed and cross-checked before any other file is hashed or read.
+    spec = ModelSpec.from_manifest(manifest, path=manifest_path)
+    files = spec.files
     for fname, expected in files.items():
         fpath = (path / fname).resolve()
-        if path.resolve() not in fpath.parents:
-            raise ModelIntegrityError(f"{manifest_path}: file {fname!r} escapes the model dir")
         if not fpath.is_file():
             raise ModelIntegrityError(f"{path.name}: listed file {fname!r} is missing")
         actual = sha256_file(fpath)
@@ -186,7 +237,25 @@ def load_model_dir(name_or_path: str | Path | None = None, *, root: Path | None 
                 "the file was modified or corrupted. Refusing to load it."
             )
     logger.debug("verified model %s (%d files)", path, len(files))
-    return ModelDir(path=path, manifest=manifest, sha256=sha256_file(manifest_path))
+    return ModelDir(path=path, manifest=manifest, sha256=sha256_file(manifest_path), spec=spec)
+
+
+def read_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """The raw ``manifest.json`` of ``model_dir`` (a dict; unverified, not validated).
+
+    For tools that rewrite a manifest (model cards, exports); everything that runs a
+    model goes through :func:`load_model_dir` and its :class:`ModelSpec`.
+    """
+    manifest_path = Path(model_dir) / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IncompatibleModelError(f"Cannot read {manifest_path}: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ManifestError(
+            f"{manifest_path}: manifest must be a JSON object", path=manifest_path, field="manifest"
+        )
+    return manifest
 
 
 def available_models(root: Path | None = None) -> list[str]:

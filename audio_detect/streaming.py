@@ -52,10 +52,14 @@ import numpy as np
 import soxr
 
 from .audio.io import RAW_ENCODINGS, decode_raw
-from .audio.vad import speech_regions
 from .audio.windows import SpeechWindows, cut_windows
 from .calibration import TierThresholds
-from .constants import VERDICT_NOT_ENOUGH_SPEECH
+from .constants import (
+    MAX_INPUT_RATE,
+    MIN_INPUT_RATE,
+    STREAM_MAX_SECONDS,
+    VERDICT_NOT_ENOUGH_SPEECH,
+)
 from .detector import Backend, Decision, Detector
 from .exceptions import AudioTooLongError, ParameterError
 
@@ -191,7 +195,8 @@ class StreamingScorer:
     encoding : str
         ``pcm_s16le``, ``mulaw``, ``alaw`` (bytes) or ``float32`` (numpy arrays).
     sample_rate : int
-        Rate of the pushed audio; resampled to the model rate when different.
+        Rate of the pushed audio, kept as :attr:`input_rate`; resampled to the model
+        rate (:attr:`model_rate`) when different.
     interval_seconds : float
         Minimum audio between two rolling verdicts after the first.
     interval_growth : float
@@ -222,7 +227,7 @@ class StreamingScorer:
         first_verdict_speech_seconds: float = 2.0,
         probe_seconds: float = 0.5,
         probe_context_seconds: float = 30.0,
-        max_seconds: float = 3600.0,
+        max_seconds: float = STREAM_MAX_SECONDS,
         prior: float | None = None,
         thresholds: TierThresholds | None = None,
     ) -> None:
@@ -231,9 +236,11 @@ class StreamingScorer:
         if (
             isinstance(sample_rate, bool)
             or not isinstance(sample_rate, int)
-            or not (1000 <= sample_rate <= 192_000)
+            or not (MIN_INPUT_RATE <= sample_rate <= MAX_INPUT_RATE)
         ):
-            raise ParameterError.invalid("sample_rate", "an integer in [1000, 192000]", sample_rate)
+            raise ParameterError.invalid(
+                "sample_rate", f"an integer in [{MIN_INPUT_RATE}, {MAX_INPUT_RATE}]", sample_rate
+            )
         for name, value, low in (
             ("interval_seconds", interval_seconds, 0.1),
             ("probe_seconds", probe_seconds, 0.02),
@@ -248,8 +255,8 @@ class StreamingScorer:
             raise ParameterError.invalid("prior", "a probability strictly between 0 and 1", prior)
         self.detector = detector
         self.encoding = encoding
-        self.sample_rate = sample_rate
-        self.sr = detector.sample_rate
+        self.input_rate = sample_rate
+        self.model_rate = detector.model_rate
         self.interval_seconds = float(interval_seconds)
         self.interval_growth = float(interval_growth)
         self.first_speech = max(
@@ -264,11 +271,11 @@ class StreamingScorer:
         # A shallow copy shares model, calibrator and thresholds; only the backend differs.
         self._det = _with_backend(detector, self._backend)
         self._resampler = (
-            soxr.ResampleStream(sample_rate, self.sr, 1, dtype="float32", quality="HQ")
-            if sample_rate != self.sr
+            soxr.ResampleStream(sample_rate, self.model_rate, 1, dtype="float32", quality="HQ")
+            if sample_rate != self.model_rate
             else None
         )
-        self._buf = np.zeros(max(1, self.sr * 16), dtype=np.float32)
+        self._buf = np.zeros(max(1, self.model_rate * 16), dtype=np.float32)
         self._n = 0
         self._pending = b""
         self._received = 0  # input samples (at sample_rate)
@@ -280,9 +287,19 @@ class StreamingScorer:
 
     # -- properties ---------------------------------------------------------------------
     @property
+    def sample_rate(self) -> int:
+        """Alias of :attr:`input_rate`, the rate of the pushed audio (the argument's name)."""
+        return self.input_rate
+
+    @property
+    def sr(self) -> int:
+        """Alias of :attr:`model_rate`, the rate the audio is buffered and scored at."""
+        return self.model_rate
+
+    @property
     def audio_seconds(self) -> float:
         """Audio received so far, at the model rate."""
-        return self._n / self.sr
+        return self._n / self.model_rate
 
     @property
     def windows_scored(self) -> int:
@@ -297,7 +314,7 @@ class StreamingScorer:
         many, so a verdict is not held back by the batching interval.
         """
         need = max(0, self._next_at - self._n)
-        return int(np.ceil(need * self.sample_rate / self.sr))
+        return int(np.ceil(need * self.input_rate / self.model_rate))
 
     @property
     def started(self) -> bool:
@@ -317,7 +334,7 @@ class StreamingScorer:
         y = self._decode(data)
         if y.size == 0:
             return []
-        limit = int(self.max_seconds * self.sample_rate) - self._received
+        limit = int(self.max_seconds * self.input_rate) - self._received
         over = y.size > limit
         if over:
             y = y[: max(limit, 0)]
@@ -381,7 +398,7 @@ class StreamingScorer:
         self._pending = raw[usable:]
         if usable == 0:
             return np.zeros(0, dtype=np.float32)
-        return decode_raw(raw[:usable], encoding=self.encoding, sr=self.sample_rate)
+        return decode_raw(raw[:usable], encoding=self.encoding, sr=self.input_rate)
 
     def _resample(self, y: np.ndarray, *, last: bool) -> np.ndarray:
         if self._resampler is None:
@@ -402,15 +419,15 @@ class StreamingScorer:
 
     def _interval_samples(self) -> int:
         seconds = max(self.interval_seconds, self.interval_growth * self.audio_seconds)
-        return max(1, round(seconds * self.sr))
+        return max(1, round(seconds * self.model_rate))
 
     def _maybe_evaluate(self) -> list[StreamUpdate]:
         if self._n < self._next_at:
             return []
         if not self.started:
             # Probe the trailing audio before paying for a full VAD of the prefix.
-            self._next_at = self._n + max(1, round(self.probe_seconds * self.sr))
-            ctx = max(1, round(self.probe_context_seconds * self.sr))
+            self._next_at = self._n + max(1, round(self.probe_seconds * self.model_rate))
+            ctx = max(1, round(self.probe_context_seconds * self.model_rate))
             if self._speech_seconds(self._buf[max(0, self._n - ctx) : self._n]) < self.first_speech:
                 return []
             decision = self._decide()
@@ -422,25 +439,27 @@ class StreamingScorer:
         return [self._issue(decision, final=False)]
 
     def _speech_seconds(self, y: np.ndarray) -> float:
-        regions = speech_regions(y, sr=self.sr, aggressiveness=self.detector.vad_aggressiveness)
-        return float(np.sum(regions[:, 1] - regions[:, 0])) / self.sr if len(regions) else 0.0
+        regions = self.detector.speech_regions(y)
+        if not len(regions):
+            return 0.0
+        return float(np.sum(regions[:, 1] - regions[:, 0])) / self.model_rate
 
     def _issue(self, decision: Decision, *, final: bool) -> StreamUpdate:
         self._seq += 1
-        self.latest = StreamUpdate(self._seq, self._n / self.sr, decision, final=final)
+        self.latest = StreamUpdate(self._seq, self._n / self.model_rate, decision, final=final)
         return self.latest
 
     def _decide(self) -> Decision:
         """Offline decision of everything received so far (window scores cached)."""
         t0 = time.perf_counter()
         y = self._buf[: self._n]
-        regions = speech_regions(y, sr=self.sr, aggressiveness=self.detector.vad_aggressiveness)
-        windows = cut_windows(y, sr=self.sr, regions=regions, config=self.detector.window)
+        regions = self.detector.speech_regions(y)
+        windows = cut_windows(y, sr=self.model_rate, regions=regions, config=self.detector.window)
         self._backend.bind(windows, _window_keys(windows, regions))
         lazy = _IndexWindows(windows.speech, windows.starts, windows.length, windows.spans)
         return self._det.decide(
             lazy,
-            duration=self._n / self.sr,
+            duration=self._n / self.model_rate,
             prior=self.prior,
             thresholds=self.thresholds,
             audio_meta=self._meta(),
@@ -449,13 +468,13 @@ class StreamingScorer:
 
     def _meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
-            "sr": self.sr,
-            "source_sr": self.sample_rate,
+            "sr": self.model_rate,
+            "source_sr": self.input_rate,
             "channels": 1,
             "codec": _CODECS[self.encoding],
             "container": "stream",
             "bit_depth": {"pcm_s16le": 16, "mulaw": 8, "alaw": 8}.get(self.encoding),
-            "duration": round(self._n / self.sr, 4),
+            "duration": round(self._n / self.model_rate, 4),
         }
         if self.clipped:
             meta["clipped_samples"] = self.clipped

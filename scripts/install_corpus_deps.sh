@@ -17,6 +17,9 @@ APT_PACKAGES=(
   # bona fide telephone prompts (8 kHz studio recordings) and their transcripts
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
   asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
+  # transcripts (core-sounds-<lang>.txt.gz) ship in the packages without -wav; only en, it
+  # and ru: asterisk-core-sounds-{es,fr} conflict with the es-co / fr-armelle prompts
+  asterisk-core-sounds-en asterisk-core-sounds-it asterisk-core-sounds-ru
   asterisk-prompt-es-co asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav
 )
 

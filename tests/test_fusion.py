@@ -93,6 +93,7 @@ def test_members_must_share_a_rate_and_not_nest(
     shutil.copytree(root, copy)
     doc = json.loads((copy / "gmm-mfcc" / "manifest.json").read_text())
     doc["sample_rate"] = 16000
+    doc["feature"]["sr"] = 16000  # a consistent 16 kHz member (a contradiction is refused)
     doc["files"] = list(doc["files"])
     write_manifest(copy / "gmm-mfcc", doc)
     with pytest.raises(ParameterError):

@@ -39,6 +39,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..constants import DEFAULT_MAX_SECONDS
 from ..exceptions import (
     AudioDecodeError,
     AudioDetectError,
@@ -280,7 +281,7 @@ def load_audio(
     *,
     sr: int | None = None,
     channel: str | int = "mix",
-    max_seconds: float = 4 * 3600.0,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
     max_bytes: int | None = 512 * 2**20,
     raw: RawFormat | None = None,
 ) -> Audio:

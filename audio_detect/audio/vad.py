@@ -35,6 +35,13 @@ import numpy as np
 import webrtcvad
 from scipy import signal as sps
 
+from ..constants import (
+    DEFAULT_VAD_AGGRESSIVENESS,
+    DEFAULT_VAD_FRAME_MS,
+    DEFAULT_VAD_MERGE_GAP_MS,
+    DEFAULT_VAD_MIN_SPEECH_MS,
+    DEFAULT_VAD_PAD_MS,
+)
 from ..exceptions import ParameterError
 
 __all__ = [
@@ -146,11 +153,11 @@ def speech_regions(
     y: np.ndarray,
     *,
     sr: int,
-    aggressiveness: int = 2,
-    frame_ms: int = 30,
-    min_speech_ms: int = 150,
-    merge_gap_ms: int = 300,
-    pad_ms: int = 90,
+    aggressiveness: int = DEFAULT_VAD_AGGRESSIVENESS,
+    frame_ms: int = DEFAULT_VAD_FRAME_MS,
+    min_speech_ms: int = DEFAULT_VAD_MIN_SPEECH_MS,
+    merge_gap_ms: int = DEFAULT_VAD_MERGE_GAP_MS,
+    pad_ms: int = DEFAULT_VAD_PAD_MS,
 ) -> np.ndarray:
     """Find the speech regions of a mono signal.
 
@@ -216,11 +223,11 @@ def speech_mask(
     y: np.ndarray,
     *,
     sr: int,
-    aggressiveness: int = 2,
-    frame_ms: int = 30,
-    min_speech_ms: int = 150,
-    merge_gap_ms: int = 300,
-    pad_ms: int = 90,
+    aggressiveness: int = DEFAULT_VAD_AGGRESSIVENESS,
+    frame_ms: int = DEFAULT_VAD_FRAME_MS,
+    min_speech_ms: int = DEFAULT_VAD_MIN_SPEECH_MS,
+    merge_gap_ms: int = DEFAULT_VAD_MERGE_GAP_MS,
+    pad_ms: int = DEFAULT_VAD_PAD_MS,
 ) -> np.ndarray:
     """Per-sample speech flags; same parameters as :func:`speech_regions`.
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..constants import DEFAULT_MAX_SECONDS
 from ..detector import Detector
 from ..exceptions import AudioDetectError, AudioTooLongError, ParameterError
 from ..registry import sha256_file
@@ -52,7 +53,7 @@ class ScoreOptions:
     """
 
     channel: str | int = "mix"
-    max_seconds: float = 4 * 3600.0
+    max_seconds: float = DEFAULT_MAX_SECONDS
     max_bytes: int = 512 * 2**20
     prior: float | None = None
 

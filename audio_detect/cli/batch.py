@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..constants import DEFAULT_MAX_SECONDS
 from ..exceptions import AudioDetectError
 from ._common import console, err_console, fail
 
@@ -79,7 +80,9 @@ def batch(
         str, typer.Option(help="'mix' or the 0-based channel of the caller in stereo files.")
     ] = "mix",
     prior: Annotated[float | None, typer.Option(help="P(spoof) prior for the posterior.")] = None,
-    max_seconds: Annotated[float, typer.Option(help="Longest audio accepted.")] = 4 * 3600.0,
+    max_seconds: Annotated[
+        float, typer.Option(help="Longest audio accepted.")
+    ] = DEFAULT_MAX_SECONDS,
     retry_failed: Annotated[
         bool, typer.Option(help="Rescore files whose earlier rows hold an error.")
     ] = False,

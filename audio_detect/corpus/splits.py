@@ -27,9 +27,13 @@ from .generators import derive_seed
 
 __all__ = [
     "HELD_OUT_FAMILIES",
+    "MODERN_PROTOCOL",
+    "NEURAL_FAMILIES",
     "SPLITS",
     "assign_system_splits",
     "hash_split",
+    "is_neural_system",
+    "modern_rows",
     "split_summary",
     "write_protocols",
 ]
@@ -40,6 +44,58 @@ SPLITS = ("train", "dev", "eval")
 #: Families whose every system is kept for eval (leave-family-out).
 HELD_OUT_FAMILIES = ("voice-conversion",)
 _WEIGHTS = (0.7, 0.1, 0.2)
+#: Families whose every system is a neural generator.
+NEURAL_FAMILIES = ("neural-tts", "neural-vocoder", "neural-codec")
+#: Voice-conversion systems made by signal processing, not by a neural network.
+_NON_NEURAL_VC_PREFIXES = ("world-",)
+#: File name (without ``.csv``) of the protocol of unseen neural generators.
+MODERN_PROTOCOL = "modern"
+
+
+def is_neural_system(system: str, family: str) -> bool:
+    """True for a neural generator: neural TTS, vocoder or codec, or a neural VC system."""
+    if family in NEURAL_FAMILIES:
+        return True
+    return family == "voice-conversion" and not system.startswith(_NON_NEURAL_VC_PREFIXES)
+
+
+def modern_rows(
+    rows: Sequence[Mapping[str, str]], *, split: str = "eval"
+) -> list[Mapping[str, str]]:
+    """The rows of the ``modern`` protocol: unseen neural spoofs, unseen real sources.
+
+    Spoofs: every row of ``split`` made by a neural system (:func:`is_neural_system`)
+    that no training row shares (leave-system-out inside the neural families, not
+    leave-family-out of old ones). Bona fide: rows of ``split`` whose speaker *and*
+    recording source (``source`` column) never occur among the bona fide training rows.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Manifest rows with ``label``, ``system``, ``family``, ``source``, ``speaker``
+        and ``split``.
+    split : str
+        The split the protocol is drawn from.
+
+    Returns
+    -------
+    list of mapping
+        The selected rows, in input order.
+    """
+    train = [r for r in rows if r["split"] == "train"]
+    train_systems = {r["system"] for r in train if r["label"] != "bonafide"}
+    train_sources = {r["source"] for r in train if r["label"] == "bonafide"}
+    train_speakers = {r["speaker"] for r in train if r["label"] == "bonafide"}
+    out: list[Mapping[str, str]] = []
+    for r in rows:
+        if r["split"] != split:
+            continue
+        if r["label"] == "bonafide":
+            if r["source"] not in train_sources and r["speaker"] not in train_speakers:
+                out.append(r)
+        elif is_neural_system(r["system"], r["family"]) and r["system"] not in train_systems:
+            out.append(r)
+    return out
 
 
 def hash_split(key: str, *, seed: int, weights: Sequence[float] = _WEIGHTS) -> str:
@@ -151,10 +207,29 @@ def split_summary(rows: Sequence[Mapping[str, str]]) -> dict[str, object]:
     return out
 
 
+def _modern_summary(rows: Sequence[Mapping[str, str]]) -> dict[str, object]:
+    bona = [r for r in rows if r["label"] == "bonafide"]
+    spoof = [r for r in rows if r["label"] != "bonafide"]
+    return {
+        "files": len(rows),
+        "bonafide_files": len(bona),
+        "bonafide_hours": round(sum(float(r["duration_s"]) for r in bona) / 3600.0, 3),
+        "bonafide_sources": sorted({r["source"] for r in bona}),
+        "bonafide_speakers": len({r["speaker"] for r in bona}),
+        "spoof_files": len(spoof),
+        "spoof_hours": round(sum(float(r["duration_s"]) for r in spoof) / 3600.0, 3),
+        "spoof_systems": sorted({r["system"] for r in spoof}),
+        "families": sorted({r["family"] for r in spoof}),
+    }
+
+
 def write_protocols(
     rows: Sequence[Mapping[str, str]], out_dir: Path, *, columns: Sequence[str]
 ) -> dict[str, object]:
-    """Write ``protocols/{train,dev,eval}.csv`` and ``protocols/summary.json``.
+    """Write ``protocols/{train,dev,eval,modern}.csv`` and ``protocols/summary.json``.
+
+    ``modern.csv`` is the eval protocol of :func:`modern_rows` (unseen neural systems,
+    bona fide from unseen speakers and sources).
 
     Protocol paths are relative to the corpus root (the manifest's folder); the protocol
     files therefore list ``../<path>``-free paths and carry a ``root`` hint in the summary.
@@ -168,6 +243,13 @@ def write_protocols(
             for row in rows:
                 if row["split"] == split:
                     writer.writerow({**row, "path": "../" + row["path"]})
+    modern = modern_rows(rows)
+    with (proto / f"{MODERN_PROTOCOL}.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in modern:
+            writer.writerow({**row, "path": "../" + row["path"]})
     summary = split_summary(rows)
+    summary[MODERN_PROTOCOL] = _modern_summary(modern)
     (proto / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -195,7 +195,9 @@ _BUILTIN_MODULES = (
     "festival",
     "piper",
     "kokoro",
+    "hibari",
     "copysynth",
+    "neural_vocoder",
     "voice_conversion",
 )
 

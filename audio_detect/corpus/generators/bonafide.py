@@ -50,6 +50,10 @@ SHARED_PAGE_SPLITS: dict[str, str] = {
     "paired_msr_speechresearch/adaspeech4": "eval",
     "paired_nii_nsf_vocoder_arctic": "eval",
     "paired_lvc_vc_voice_conversion": "eval",
+    # Whole recording sources held out, so the `modern` protocol has bona fide speech
+    # from sources that training never saw (not only unseen speakers).
+    "real_misc": "eval",
+    "real_pocketsphinx_testdata": "eval",
 }
 _VC = {
     "adain_vc",
@@ -293,9 +297,23 @@ class AsteriskGenerator(_FileSource):
             texts.update({f"{lang}:{k}": v for k, v in read_asterisk_transcripts(lang).items()})
         speech_names = {k.split(":", 1)[1] for k in texts}
         items: list[Item] = []
+        # `es` and `fr` are Debian alternatives: without the es-co / fr-armelle prompts they
+        # point at another voice (fr -> June), which would put one speaker in two splits.
+        real_dirs = {
+            (self.root / f).resolve(): f
+            for f in ASTERISK_VOICES
+            if not (self.root / f).is_symlink()
+        }
         for folder, (speaker, lang, tlang, split) in ASTERISK_VOICES.items():
             base = self.root / folder
             if not base.is_dir():
+                continue
+            if base.is_symlink() and base.resolve() in real_dirs:
+                logger.warning(
+                    "asterisk: %s is a link to %s, not its own voice; skipped",
+                    base,
+                    real_dirs[base.resolve()],
+                )
                 continue
             files: list[tuple[str, float, str]] = []
             for p in sorted(base.rglob("*")):

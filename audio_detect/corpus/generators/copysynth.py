@@ -132,7 +132,7 @@ class CopySynthesisGenerator(Generator):
     name = "copysynth"
     family = "vocoder-copy-synthesis"
     needs_source_audio = True
-    default_hours = 3.2
+    default_hours = 2.0
     smoke = True
 
     def _active(self) -> dict[str, tuple]:

@@ -19,7 +19,7 @@ class EspeakGenerator(TTSGenerator):
 
     name = "espeak"
     family = "formant-tts"
-    default_hours = 5.5
+    default_hours = 2.2
     smoke = True
     voices = tuple(
         Voice(f"espeak-ng:{v}", "formant-tts", v, _LANGS, 22050, 0.3 if v == "whisper" else 1.0)

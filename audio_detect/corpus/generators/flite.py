@@ -36,7 +36,7 @@ class FliteGenerator(TTSGenerator):
 
     name = "flite"
     family = "hmm-tts"
-    default_hours = 3.4
+    default_hours = 1.6
     smoke = True
     voices = tuple(Voice(f"flite:{v}", fam, v, ("en",), sr) for v, (fam, sr) in _VOICES.items())
 

@@ -18,7 +18,7 @@ class KokoroJaGenerator(TTSGenerator):
 
     name = "kokoro"
     family = "neural-tts"
-    default_hours = 0.05
+    default_hours = 0.1
     smoke = False
     voices = (Voice("kokoro-82m:ja", "neural-tts", "ja", ("ja",), 24000),)
 

@@ -25,7 +25,7 @@ class PiperGenerator(TTSGenerator):
 
     name = "piper"
     family = "neural-tts"
-    default_hours = 0.4
+    default_hours = 1.0
     smoke = False
     voices = (Voice("piper:joe-medium", "neural-tts", "joe", ("en",), 22050),)
 

