@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -30,12 +30,29 @@ from .store import Store
 from .store.tables import utcnow
 from .webhooks import WebhookSender
 
-if TYPE_CHECKING:
-    from .jobs import JobRunner
-
 __all__ = ["LiveCall", "Services", "decision_payload", "thresholds_from"]
 
 logger = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    """What the service needs of :class:`api.jobs.JobRunner` (not imported here: the job
+    runner builds on this module, so this module must not import it)."""
+
+    @property
+    def pending(self) -> int:  # pragma: no cover - protocol
+        """Jobs queued or running."""
+        ...
+
+    async def submit(
+        self, item: AnalysisInput, *, principal: Principal, request_id: str | None
+    ) -> str:  # pragma: no cover - protocol
+        """Start a job; return its id."""
+        ...
+
+    async def shutdown(self, timeout: float = 10.0) -> None:  # pragma: no cover - protocol
+        """Cancel and wait for the running jobs."""
+        ...
 
 
 @dataclass
@@ -120,7 +137,7 @@ class Services:
     metrics: Metrics
     buckets: TokenBuckets
     webhooks: WebhookSender
-    jobs: JobRunner | None = None
+    jobs: JobQueue | None = None
     key_usage: KeyUsage = field(default_factory=KeyUsage)
     live_calls: dict[str, LiveCall] = field(default_factory=dict)
     open_streams: int = 0

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .det import FloatArray, det_curve, official_eer
 from .exceptions import ParameterError
-from .metrics import FloatArray, _official_eer, det_curve
 
 __all__ = [
     "AsvOperatingPoint",
@@ -96,7 +96,7 @@ def asv_operating_point(
         raise ParameterError.invalid(
             "asv_keys", "target, nontarget and spoof trials", f"{tar.size}/{non.size}/{spf.size}"
         )
-    eer, eer_threshold = _official_eer(tar, non)
+    eer, eer_threshold = official_eer(tar, non)
     thr = eer_threshold if threshold is None else float(threshold)
     return AsvOperatingPoint(
         pfa_asv=float(np.count_nonzero(non >= thr) / non.size),

@@ -37,13 +37,13 @@ import logging
 import os
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..exceptions import ModelIntegrityError, ModelNotFoundError, ParameterError
+from .whisper_weights import WhisperEncoderWeights
 
 # Nothing in this module talks to a hub; make sure nothing it imports does either.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -276,39 +276,6 @@ def read_ctranslate2_variables(
 
 
 # --------------------------------------------------------------------------- weights
-
-
-@dataclass(frozen=True)
-class WhisperEncoderWeights:
-    """Float32 weights of a Whisper audio encoder.
-
-    Attributes
-    ----------
-    name : str
-        Encoder name (e.g. ``"whisper-tiny.en"``).
-    n_layers, n_heads, d_model : int
-        Architecture.
-    arrays : dict of str to np.ndarray
-        CTranslate2 variable names without the ``encoder/`` prefix, e.g.
-        ``"conv1/weight"`` ``(d, 80, 3)``, ``"layer_0/self_attention/linear_0/weight"``
-        ``(3d, d)`` (fused q, k, v), ``"position_encodings/encodings"`` ``(1500, d)``.
-    """
-
-    name: str
-    n_layers: int
-    n_heads: int
-    d_model: int
-    arrays: dict[str, np.ndarray] = field(repr=False)
-
-    @property
-    def n_params(self) -> int:
-        """Number of parameters (positional encodings excluded)."""
-        return int(sum(a.size for k, a in self.arrays.items() if not k.startswith("position")))
-
-    @property
-    def n_hidden_states(self) -> int:
-        """``n_layers + 2``: stem, each block, final layer norm."""
-        return self.n_layers + 2
 
 
 def load_whisper_encoder_weights(

@@ -29,8 +29,8 @@ from torch import nn
 
 from ..classifiers.layers import MatmulConv1d
 from ..exceptions import ParameterError
-from .pretrained import WhisperEncoderWeights
 from .torch_frontend import dft_kernel
+from .whisper_weights import WhisperEncoderWeights
 
 __all__ = ["WhisperBlock", "WhisperEncoderModule", "WhisperLogMel"]
 
