@@ -9,8 +9,12 @@ Library errors (:mod:`audio_detect.exceptions`) are mapped by class:
 ============================  ======  ==========================================
 exception                     status  meaning
 ============================  ======  ==========================================
-``UnsupportedFormatError``    415     container recognised, no decodable audio
-``AudioDecodeError``          422     corrupt, truncated, empty or non-audio data
+``UnsupportedFormatError``    415     container recognised, no audio stream or no decoder
+``NotAudioError``             422     no known audio format detected (``not_audio``)
+``EmptyAudioError``           422     zero bytes (``empty_input``)
+``AudioFileNotFoundError``    422     a server-side path that does not exist
+``NotAFileError``             422     a server-side path that is a directory
+``AudioDecodeError``          422     corrupt or truncated audio
 ``AudioTooShortError``        422     well-formed audio with zero samples
 ``ParameterError``            422     a parameter value is invalid
 ``AudioTooLongError``         413     longer than ``max_audio_seconds``
@@ -38,9 +42,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from audio_detect.exceptions import (
     AudioDecodeError,
     AudioDetectError,
+    AudioFileNotFoundError,
     AudioTooLongError,
     AudioTooShortError,
+    EmptyAudioError,
     ModelNotFoundError,
+    NotAFileError,
+    NotAudioError,
     NotEnoughSpeechError,
     ParameterError,
     UnsupportedFormatError,
@@ -50,9 +58,15 @@ __all__ = ["ApiError", "error_body", "install_error_handlers", "status_for"]
 
 logger = logging.getLogger(__name__)
 
-# Most specific first: UnsupportedFormatError subclasses AudioDecodeError.
+# Most specific first: UnsupportedFormatError and the other four subclass AudioDecodeError.
+# The path errors cannot come from an upload; they are 422 (the request's input) if a
+# future route takes server-side paths, never 404 (which means "no such route/resource").
 _STATUS: tuple[tuple[type[AudioDetectError], int], ...] = (
     (UnsupportedFormatError, 415),
+    (NotAudioError, 422),
+    (EmptyAudioError, 422),
+    (AudioFileNotFoundError, 422),
+    (NotAFileError, 422),
     (AudioDecodeError, 422),
     (AudioTooShortError, 422),
     (NotEnoughSpeechError, 422),

@@ -10,14 +10,18 @@ from __future__ import annotations
 __all__ = [
     "AudioDecodeError",
     "AudioDetectError",
+    "AudioFileNotFoundError",
     "AudioTooLongError",
     "AudioTooShortError",
     "ChannelUnavailableError",
     "DatasetFormatError",
+    "EmptyAudioError",
     "IncompatibleModelError",
     "ManifestError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "NotAFileError",
+    "NotAudioError",
     "NotEnoughSpeechError",
     "ParameterError",
     "UnsupportedFormatError",
@@ -52,9 +56,35 @@ class AudioDecodeError(AudioDetectError):
 
 
 class UnsupportedFormatError(AudioDecodeError):
-    """The container or codec is recognised but not supported."""
+    """The container is recognised but holds no audio stream, or a codec with no decoder."""
 
     code = "unsupported_format"
+
+
+# The subclasses below tell *why* an input is not decodable. They derive from
+# AudioDecodeError so that ``except AudioDecodeError`` still catches them all.
+class AudioFileNotFoundError(AudioDecodeError):
+    """The path given as audio does not exist."""
+
+    code = "file_not_found"
+
+
+class NotAFileError(AudioDecodeError):
+    """The path given as audio is a directory (or another non-regular file)."""
+
+    code = "not_a_file"
+
+
+class EmptyAudioError(AudioDecodeError):
+    """The input has zero bytes."""
+
+    code = "empty_input"
+
+
+class NotAudioError(AudioDecodeError):
+    """No known audio container or codec was detected in the input (text, an image, noise...)."""
+
+    code = "not_audio"
 
 
 class AudioTooLongError(AudioDetectError):

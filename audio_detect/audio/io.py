@@ -32,6 +32,7 @@ import io
 import logging
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -43,8 +44,12 @@ from ..constants import DEFAULT_MAX_SECONDS
 from ..exceptions import (
     AudioDecodeError,
     AudioDetectError,
+    AudioFileNotFoundError,
     AudioTooLongError,
     AudioTooShortError,
+    EmptyAudioError,
+    NotAFileError,
+    NotAudioError,
     ParameterError,
     UnsupportedFormatError,
 )
@@ -181,6 +186,7 @@ class _Sink:
     channel: str | int
     target_sr: int
     max_seconds: float
+    name: str = "The input"
     frames: int = 0
     clipped: int = 0
     stored: int = 0
@@ -190,11 +196,13 @@ class _Sink:
     def __post_init__(self) -> None:
         if not MIN_SR <= self.source_sr <= MAX_SR:
             raise AudioDecodeError(
-                f"Declared sample rate {self.source_sr} Hz is outside [{MIN_SR}, {MAX_SR}]."
+                f"{self.name} declares a sample rate of {self.source_sr} Hz, outside "
+                f"[{MIN_SR}, {MAX_SR}] (corrupt header)."
             )
         if not 1 <= self.channels <= MAX_CHANNELS:
             raise AudioDecodeError(
-                f"Declared channel count {self.channels} is outside [1, {MAX_CHANNELS}]."
+                f"{self.name} declares {self.channels} channels, outside [1, {MAX_CHANNELS}] "
+                "(corrupt header)."
             )
         if isinstance(self.channel, int) and self.channel >= self.channels:
             raise ParameterError.invalid(
@@ -210,17 +218,18 @@ class _Sink:
         self.frames += block.shape[0]
         if self.frames > self.max_seconds * self.source_sr:
             raise AudioTooLongError(
-                f"Audio is longer than max_seconds={self.max_seconds:g} "
+                f"{self.name} is longer than max_seconds={self.max_seconds:g} "
                 f"(stopped decoding after {self.frames / self.source_sr:.1f} s)."
             )
         if self.frames * self.channels > self.max_seconds * MAX_WORK_RATE:
             raise AudioTooLongError(
-                f"A {self.source_sr} Hz x {self.channels} channel input may hold at most "
+                f"{self.name} is too long for its rate: a {self.source_sr} Hz x "
+                f"{self.channels} channel input may hold at most "
                 f"max_seconds x {MAX_WORK_RATE} samples (the decoding work of 48 kHz stereo); "
                 f"stopped after {self.frames / self.source_sr:.1f} s."
             )
         if not np.isfinite(block).all():
-            raise AudioDecodeError("Audio contains non-finite samples (NaN or Inf).")
+            raise AudioDecodeError(f"{self.name} contains non-finite samples (NaN or Inf).")
         if isinstance(self.channel, int):
             mono = block[:, self.channel]
         elif block.shape[1] > 1:
@@ -326,22 +335,23 @@ def load_audio(
     _check_load_args(sr=sr, channel=channel, max_seconds=max_seconds, max_bytes=max_bytes, raw=raw)
     channel = "mix" if isinstance(channel, str) else int(channel)
     sr = None if sr is None else int(sr)
-    fobj, close = _open_source(source, max_bytes=max_bytes)
+    name = os.fspath(source) if isinstance(source, str | os.PathLike) else "The input"
+    fobj, close = _open_source(source, max_bytes=max_bytes, name=name)
     try:
         if raw is not None:
-            decoded = _decode_raw_input(fobj, raw, sr, channel, max_seconds)
+            decoded = _decode_raw_input(fobj, raw, sr, channel, max_seconds, name)
         else:
-            decoded = _decode_any(fobj, sr, channel, max_seconds)
+            decoded = _decode_any(fobj, sr, channel, max_seconds, name)
     finally:
         if close:
             fobj.close()
     sink = decoded.sink
     if sink.frames == 0:
-        raise AudioTooShortError("The input is well-formed but holds zero audio samples.")
+        raise AudioTooShortError(f"{name} is well-formed but holds zero audio samples.")
     samples = sink.finish()
     if samples.size == 0:  # e.g. 2 samples at 48 kHz resampled to 8 kHz (found by fuzzing)
         raise AudioTooShortError(
-            f"The input holds {sink.frames} sample(s) at {sink.source_sr} Hz: "
+            f"{name} holds {sink.frames} sample(s) at {sink.source_sr} Hz: "
             f"none remain at {sink.target_sr} Hz."
         )
     extra = {"decoder": decoded.decoder, **decoded.extra}
@@ -385,29 +395,35 @@ def _check_load_args(*, sr: Any, channel: Any, max_seconds: Any, max_bytes: Any,
         raise ParameterError.invalid("raw", "None or a RawFormat", raw)
 
 
-def _open_source(source: Any, *, max_bytes: int | None) -> tuple[BinaryIO, bool]:
+def _open_source(source: Any, *, max_bytes: int | None, name: str) -> tuple[BinaryIO, bool]:
     """Return a seekable binary file object and whether the caller must close it."""
     limit = max_bytes if max_bytes is not None else -1
     if isinstance(source, bytes | bytearray | memoryview):
         size = memoryview(source).nbytes
-        _check_size(size, max_bytes)
+        _check_size(size, max_bytes, name)
         return io.BytesIO(source), True
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         try:
             fobj = open(path, "rb")  # noqa: SIM115 - closed by load_audio
-            size = os.fstat(fobj.fileno()).st_size
+            st = os.fstat(fobj.fileno())
+        except FileNotFoundError as exc:
+            raise AudioFileNotFoundError(f"{path} does not exist (no such file).") from exc
+        except IsADirectoryError as exc:
+            raise NotAFileError(f"{path} is a directory, not an audio file.") from exc
         except OSError as exc:
-            raise AudioDecodeError(f"Cannot read {path!r}: {exc.strerror or exc}.") from exc
+            raise AudioDecodeError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
         try:
-            _check_size(size, max_bytes)
+            if not stat.S_ISREG(st.st_mode):
+                raise NotAFileError(f"{path} is not a regular file (a device, FIFO or socket).")
+            _check_size(st.st_size, max_bytes, name)
         except AudioDetectError:
             fobj.close()
             raise
         return fobj, True  # type: ignore[return-value]
     if hasattr(source, "read"):
         buf = _read_limited(source, limit)
-        _check_size(buf.tell(), max_bytes, at_least=True)
+        _check_size(buf.tell(), max_bytes, name, at_least=True)
         buf.seek(0)
         return buf, True
     raise ParameterError.invalid(
@@ -435,24 +451,29 @@ def _read_limited(source: Any, limit: int) -> io.BytesIO:
     return out
 
 
-def _check_size(size: int, max_bytes: int | None, *, at_least: bool = False) -> None:
+def _check_size(size: int, max_bytes: int | None, name: str, *, at_least: bool = False) -> None:
     if size == 0:
-        raise AudioDecodeError("The input is empty (0 bytes).")
+        raise EmptyAudioError(f"{name} is empty (0 bytes).")
     if max_bytes is not None and size > max_bytes:
         more = "more than " if at_least else ""
-        raise AudioTooLongError(f"The input is {more}{size} bytes, above max_bytes={max_bytes}.")
+        raise AudioTooLongError(f"{name} is {more}{size} bytes, above max_bytes={max_bytes}.")
 
 
 def _decode_raw_input(
-    fobj: BinaryIO, raw: RawFormat, sr: int | None, channel: str | int, max_seconds: float
+    fobj: BinaryIO,
+    raw: RawFormat,
+    sr: int | None,
+    channel: str | int,
+    max_seconds: float,
+    name: str,
 ) -> _Decoded:
     data = fobj.read()
     width = 2 if raw.encoding == "pcm_s16le" else 1
     n_frames = len(data) // (width * raw.channels)
-    sink = _Sink(raw.sr, raw.channels, channel, sr or raw.sr, max_seconds)
+    sink = _Sink(raw.sr, raw.channels, channel, sr or raw.sr, max_seconds, name)
     if n_frames > max_seconds * raw.sr:
         raise AudioTooLongError(
-            f"Raw input holds {n_frames / raw.sr:.1f} s, above max_seconds={max_seconds:g}."
+            f"{name} (raw) holds {n_frames / raw.sr:.1f} s, above max_seconds={max_seconds:g}."
         )
     y = decode_raw(data, encoding=raw.encoding, sr=raw.sr, channels=raw.channels)
     block = y[:, None] if y.ndim == 1 else y.T
@@ -462,14 +483,20 @@ def _decode_raw_input(
     return _Decoded(sink, codec, "raw", bits, "raw")
 
 
-def _decode_any(fobj: BinaryIO, sr: int | None, channel: str | int, max_seconds: float) -> _Decoded:
+def _decode_any(
+    fobj: BinaryIO, sr: int | None, channel: str | int, max_seconds: float, name: str
+) -> _Decoded:
     def make_sink(source_sr: int, channels: int) -> _Sink:
-        return _Sink(int(source_sr), int(channels), channel, sr or int(source_sr), max_seconds)
+        return _Sink(
+            int(source_sr), int(channels), channel, sr or int(source_sr), max_seconds, name
+        )
 
+    fobj.seek(0)
+    head = fobj.read(_MAGIC_BYTES)
     fobj.seek(0)
     decoded, sf_reason = None, "skipped (MPEG audio)"
     # MPEG audio goes straight to FFmpeg: libsndfile's mpg123 probe chatters on stderr.
-    if not _looks_like_mpeg_audio(fobj.read(4)):
+    if not _looks_like_mpeg_audio(head[:4]):
         try:
             decoded = _decode_soundfile(fobj, make_sink)
             sf_reason = "format left to FFmpeg" if decoded is None else "zero frames"
@@ -481,14 +508,58 @@ def _decode_any(fobj: BinaryIO, sr: int | None, channel: str | int, max_seconds:
     if decoded is not None and decoded.sink.frames > 0:
         return decoded
     try:
-        return _decode_pyav(fobj, make_sink)
+        return _decode_pyav(fobj, make_sink, name)
     except AudioDetectError:
         raise
     except Exception as exc:
+        # The decoders' own reasons (with object reprs) are for debugging, not for users.
+        logger.debug(
+            "load_audio: %s: soundfile: %s; FFmpeg: %s: %s", name, sf_reason,
+            type(exc).__name__, exc,
+        )  # fmt: skip
+        kind = _known_audio_container(head)
+        if kind is None:
+            raise NotAudioError(
+                f"{name} is not an audio file (no known audio format detected)."
+            ) from exc
         raise AudioDecodeError(
-            f"Cannot decode the input as audio (soundfile: {sf_reason}; "
-            f"FFmpeg: {type(exc).__name__}: {exc})."
+            f"{name} looks like {kind} but cannot be decoded (corrupt or truncated)."
         ) from exc
+
+
+_MAGIC_BYTES = 64
+
+# Leading bytes of the audio containers the loader knows, for telling "corrupt audio"
+# from "not audio at all" once both decoders have given up.
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"RIFF", "a WAV (RIFF) file"),
+    (0, b"RIFX", "a WAV (RIFX) file"),
+    (0, b"RF64", "a WAV (RF64) file"),
+    (0, b"BW64", "a WAV (BW64) file"),
+    (0, b"FORM", "an AIFF file"),
+    (0, b"fLaC", "a FLAC file"),
+    (0, b"OggS", "an Ogg file"),
+    (0, b"ID3", "an MP3 file"),
+    (4, b"ftyp", "an MP4/M4A file"),
+    (0, b"#!AMR", "an AMR file"),
+    (0, b"\x1aE\xdf\xa3", "a Matroska/WebM file"),
+    (0, b".snd", "an AU file"),
+    (0, b"caff", "a CAF file"),
+    (0, b"wvpk", "a WavPack file"),
+    (0, b"NIST_1A", "a NIST SPHERE file"),
+    (0, b"MAC ", "a Monkey's Audio file"),
+    (0, b"0&\xb2u\x8ef\xcf\x11", "an ASF/WMA file"),
+)
+
+
+def _known_audio_container(head: bytes) -> str | None:
+    """What ``head`` (the first bytes) claims to be, or None if no known audio format."""
+    for offset, magic, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+        return "an MPEG audio file"
+    return None
 
 
 def _looks_like_mpeg_audio(head: bytes) -> bool:
@@ -614,7 +685,7 @@ def _cap_ffmpeg_allocations(av_module: Any) -> None:
     logger.warning("could not cap FFmpeg allocations: libavutil not found")
 
 
-def _decode_pyav(fobj: BinaryIO, make_sink: Any) -> _Decoded:
+def _decode_pyav(fobj: BinaryIO, make_sink: Any, name: str) -> _Decoded:
     import av
 
     _cap_ffmpeg_allocations(av)
@@ -625,9 +696,17 @@ def _decode_pyav(fobj: BinaryIO, make_sink: Any) -> _Decoded:
     with av.open(_Unnamed(fobj), mode="r", metadata_errors="replace") as container:
         fmt = container.format.name.split(",")[0]
         if not container.streams.audio:
-            raise UnsupportedFormatError(f"The input ({fmt!r}) has no audio stream.")
+            if _known_audio_container(head) is None:  # an image, text read as subtitles...
+                raise NotAudioError(
+                    f"{name} is not an audio file ({fmt} data with no audio stream)."
+                )
+            raise UnsupportedFormatError(f"{name} ({fmt}) has no audio stream.")
         stream = container.streams.audio[0]
         ctx = stream.codec_context
+        if ctx is None or ctx.codec is None:
+            raise UnsupportedFormatError(
+                f"{name} ({fmt}) holds audio in a codec that cannot be decoded (no decoder)."
+            )
         codec = ctx.codec.canonical_name
         sink = make_sink(ctx.sample_rate or 0, ctx.channels or 0)
         resampler: Any = None
@@ -655,7 +734,10 @@ def _decode_pyav(fobj: BinaryIO, make_sink: Any) -> _Decoded:
             for out in resampler.resample(None):
                 sink.push(out.to_ndarray().reshape(-1, sink.channels))
         if errors and sink.frames == 0:
-            raise AudioDecodeError(f"None of the {packets} audio packets could be decoded.")
+            raise AudioDecodeError(
+                f"{name} ({fmt}, {codec}) cannot be decoded: none of its {packets} audio "
+                "packets decode (corrupt or truncated)."
+            )
         if errors:
             logger.warning("load_audio: skipped %d of %d undecodable packets", errors, packets)
         if fmt == "matroska" and b"webm" in head:

@@ -123,8 +123,8 @@ def _err(r, status: int, code: str) -> dict:
 @pytest.mark.parametrize(
     ("content", "headers", "query", "status", "code"),
     [
-        (b"\x00garbage" * 200, {}, "", 422, "audio_decode_error"),
-        (b"", {}, "", 422, "audio_decode_error"),
+        (b"\x00garbage" * 200, {}, "", 422, "not_audio"),
+        (b"", {}, "", 422, "empty_input"),
         (b"RIFF\x10\x00\x00\x00WAVEfmt ", {}, "", 422, "audio_decode_error"),
         (b'{"a": 1}', {"Content-Type": "application/json"}, "", 415, "unsupported_media_type"),
         (b"hello", {"Content-Type": "text/plain"}, "", 415, "unsupported_media_type"),

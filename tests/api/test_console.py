@@ -155,8 +155,8 @@ def test_spectrogram_picks_the_caller_channel(app_client, analyze_key, speech_8k
     [
         ({}, b"RIFF", 401, "unauthorized"),
         ({"Content-Type": "application/json"}, b"{}", 415, "unsupported_media_type"),
-        ({}, b"not audio at all" * 10, 422, "audio_decode_error"),
-        ({}, b"", 422, "audio_decode_error"),
+        ({}, b"not audio at all" * 10, 422, "not_audio"),
+        ({}, b"", 422, "empty_input"),
     ],
 )
 def test_spectrogram_errors(app_client, analyze_key, headers, body, status, code):

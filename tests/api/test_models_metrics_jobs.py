@@ -97,7 +97,7 @@ def test_async_job_failure_and_callback_retry(make_client, clips):
         )  # fmt: skip
         assert r.status_code == 202
         job = _wait_job(client, r.json()["job_id"], key)
-        assert job["status"] == "failed" and job["error"]["code"] == "audio_decode_error"
+        assert job["status"] == "failed" and job["error"]["code"] == "not_audio"
         assert job["callback_status"] == "delivered"
         assert flaky.wait(1)[0]["json"]["status"] == "failed"
     finally:

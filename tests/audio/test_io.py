@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import struct
 import warnings
 from pathlib import Path
 
@@ -23,9 +25,14 @@ from audio_detect.audio.io import (
 )
 from audio_detect.exceptions import (
     AudioDecodeError,
+    AudioFileNotFoundError,
     AudioTooLongError,
     AudioTooShortError,
+    EmptyAudioError,
+    NotAFileError,
+    NotAudioError,
     ParameterError,
+    UnsupportedFormatError,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -380,11 +387,52 @@ def test_non_finite_samples_rejected(sf_enc):
         load_audio(sf_enc(y, 8000, "WAV", "FLOAT"))
 
 
-def test_unreadable_paths(tmp_path):
-    with pytest.raises(AudioDecodeError, match="Cannot read"):
-        load_audio(tmp_path / "missing.wav")
-    with pytest.raises(AudioDecodeError, match="Cannot read"):
+def test_unreadable_paths_name_the_file_and_the_problem(tmp_path):
+    missing = tmp_path / "missing.wav"
+    with pytest.raises(AudioFileNotFoundError, match=rf"^{re.escape(str(missing))} does not exist"):
+        load_audio(missing)
+    with pytest.raises(NotAFileError, match="is a directory") as info:
         load_audio(tmp_path)
+    assert info.value.code == "not_a_file" and isinstance(info.value, AudioDecodeError)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyAudioError, match=rf"^{re.escape(str(empty))} is empty"):
+        load_audio(empty)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"# README\n\nplain text, not a recording\n" * 20, b"\x89PNG\r\n\x1a\n" + bytes(500)],
+)
+def test_non_audio_is_not_audio_in_one_sentence(tmp_path, data):
+    path = tmp_path / "README.md"
+    path.write_bytes(data)
+    with pytest.raises(NotAudioError) as info:
+        load_audio(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path} is not an audio file (") and msg.count(".") <= 2
+    if data.startswith(b"#"):
+        assert msg == f"{path} is not an audio file (no known audio format detected)."
+    assert info.value.code == "not_audio"
+    with pytest.raises(NotAudioError, match=r"^The input is not an audio file"):
+        load_audio(data)
+
+
+def test_corrupt_audio_is_a_decode_error_without_internals():
+    with pytest.raises(AudioDecodeError) as info:
+        load_audio(b"RIFF\x10\x00\x00\x00WAVEfmt ")
+    assert type(info.value) is AudioDecodeError and info.value.code == "audio_decode_error"
+    assert "WAV" in str(info.value) and "0x" not in str(info.value)
+    assert "soundfile" not in str(info.value) and "FFmpeg" not in str(info.value)
+
+
+def test_codec_without_decoder_is_unsupported_format():
+    fmt = struct.pack("<HHIIHH", 0x1234, 1, 8000, 16000, 2, 16)  # unknown WAV format tag
+    data = b"\x01\x02" * 4000
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data))
+    wav = b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
+    with pytest.raises(UnsupportedFormatError, match="codec that cannot be decoded"):
+        load_audio(wav)
 
 
 @pytest.mark.parametrize(

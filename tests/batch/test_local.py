@@ -108,8 +108,8 @@ def test_failures_are_rows_not_aborts(fixture_audio, tiny_gmm_dir, tmp_path) -> 
     assert code == {
         "good": None,
         "truncated": "audio_decode_error",
-        "noise": "audio_decode_error",
-        "empty": "audio_decode_error",
+        "noise": "not_audio",
+        "empty": "empty_input",
         "silent": None,
         "missing": "file_not_found",
         "folder": "io_error",

@@ -165,7 +165,7 @@ def test_invalid_file_shows_the_api_error(
         headers={"Content-Type": "application/octet-stream"},
     )
     code = r.json()["error"]["code"]
-    assert r.status_code == 422 and code == "audio_decode_error"
+    assert r.status_code == 422 and code == "not_audio"
     page.set_input_files("#file-input", str(bogus))
     page.click("#analyze-btn")
     alert = page.locator("#analyze-error")

@@ -21,9 +21,11 @@ def expected_http(expect: str) -> tuple[set[int], set[str]]:
     if expect == "ok":
         return {200}, set()
     cls = getattr(exceptions, expect)
-    if cls is exceptions.AudioDecodeError:  # its subclass UnsupportedFormatError counts too
-        return {415, 422}, {"audio_decode_error", "unsupported_format"}
+    if cls is exceptions.AudioDecodeError:  # its subclasses count too
+        return {415, 422}, {"audio_decode_error", "unsupported_format", "not_audio", "empty_input"}
     status = {
+        exceptions.NotAudioError: 422,
+        exceptions.EmptyAudioError: 422,
         exceptions.UnsupportedFormatError: 415,
         exceptions.AudioTooShortError: 422,
         exceptions.AudioTooLongError: 413,
