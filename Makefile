@@ -38,7 +38,7 @@ install-test: $(VENV)/.test-$(HASH)
 ## Score the bundled example clips with the embedded default model, then start the
 ## screening service on http://127.0.0.1:8000 (dev mode: loopback clients, no API key, SQLite).
 run: install-run
-	$(VENV)/bin/audio-detect score tests/fixtures/audio/*.flac
+	$(VENV)/bin/audio-detect score tests/fixtures/audio/*.flac examples/audio/*.flac
 	$(VENV)/bin/audio-detect serve --dev
 
 ## Install and run the test suite. Tests whose Debian package is missing (sox, espeak-ng,

@@ -33,7 +33,8 @@ class EvalResult:
     """Per-trial outcome of scoring a manifest.
 
     Trials whose audio failed to decode or held too little speech are listed in
-    ``failures`` (utt_id -> error code) and excluded from the arrays.
+    ``failures`` (utt_id -> error code) and excluded from the arrays; ``failure_details``
+    gives each one's path, code and message (the typed error's one-sentence reason).
     """
 
     utt_ids: list[str] = field(default_factory=list)
@@ -43,6 +44,7 @@ class EvalResult:
     systems: list[str] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    failure_details: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, raw scores and LLRs as arrays."""
@@ -60,8 +62,11 @@ def _init_worker(model: str | None, channel: str | None, seed: int) -> None:
     _WORKER["seed"] = seed
 
 
-def _score_one(item: tuple[int, str, str]) -> tuple[int, float | None, float | None, str | None]:
-    """Score one file in a worker: (index, raw score, llr, error code)."""
+_Scored = tuple[int, float | None, float | None, tuple[str, str] | None]
+
+
+def _score_one(item: tuple[int, str, str]) -> _Scored:
+    """Score one file in a worker: (index, raw score, llr, (error code, message) or None)."""
     index, utt_id, path = item
     detector = _WORKER["detector"]
     try:
@@ -81,9 +86,9 @@ def _score_one(item: tuple[int, str, str]) -> tuple[int, float | None, float | N
             decision = detector.score_file(path, max_seconds=EVAL_MAX_SECONDS)
     except AudioDetectError as exc:
         logger.warning("%s: %s", utt_id, exc)
-        return index, None, None, exc.code
+        return index, None, None, (exc.code, str(exc))
     if decision.score is None:
-        return index, None, None, "not_enough_speech"
+        return index, None, None, ("not_enough_speech", "Too little speech for a verdict.")
     return index, decision.score, decision.llr, None
 
 
@@ -120,7 +125,7 @@ def evaluate_manifest(
         if u.path is None:
             raise ParameterError(f"Trial {u.utt_id!r} has no audio path.")
         items.append((i, u.utt_id, str(u.path)))
-    results: list[tuple[int, float | None, float | None, str | None]] = []
+    results: list[_Scored] = []
     if workers == 1:
         _init_worker(str(model) if model else None, channel, seed)
         for n, item in enumerate(items, 1):
@@ -145,7 +150,11 @@ def evaluate_manifest(
     for index, score, llr, error in sorted(results):
         u = manifest_list[index]
         if error is not None:
-            out.failures[u.utt_id] = error
+            code, message = error
+            out.failures[u.utt_id] = code
+            out.failure_details[u.utt_id] = {
+                "utt_id": u.utt_id, "path": str(u.path), "code": code, "message": message,
+            }  # fmt: skip
             continue
         out.utt_ids.append(u.utt_id)
         out.labels.append(u.label)

@@ -31,7 +31,10 @@ def evaluate(
     scores_out: Annotated[
         Path | None, typer.Option(help="Write an ASVspoof-format score file here.")
     ] = None,
-    json_out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the metrics and every failed trial (code, message) as JSON here."),
+    ] = None,
     update_card: Annotated[
         bool, typer.Option(help="Store the metrics in --model's manifest and MODEL_CARD.md.")
     ] = False,
@@ -69,11 +72,14 @@ def evaluate(
             systems=result.systems,
             keys=["spoof" if y else "bonafide" for y in result.labels],
         )
+    failed = list(result.failure_details.values())
     if json_out is not None:
-        json_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        doc = {**metrics, "failed": failed}
+        json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if update_card:
         _update_card(model, metrics, result, channel=channel)
     _print(metrics)
+    _print_failed(failed)
 
 
 def _update_card(
@@ -95,6 +101,19 @@ def _update_card(
         command=command,
         det=det_points(labels, llrs),
     )
+
+
+def _print_failed(failed: list[dict[str, str]]) -> None:
+    """Every trial that could not be scored, with its typed error (excluded from the metrics)."""
+    if not failed:
+        return
+    table = Table(title=f"{len(failed)} trial(s) not scored (excluded from the metrics above)")
+    table.add_column("file", overflow="fold")
+    table.add_column("error", no_wrap=True)
+    table.add_column("message", overflow="fold")
+    for f in failed:
+        table.add_row(f["path"], f["code"], f["message"])
+    console.print(table)
 
 
 def _print(m: dict[str, Any]) -> None:
