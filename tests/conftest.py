@@ -2,14 +2,88 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from system_deps import SYSTEM_DEPS, missing_reason, torch_pair_error
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_AUDIO = REPO / "tests" / "fixtures" / "audio"
+
+
+# --------------------------------------------------------------------------- system packages
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires(*names): needs these system packages (tests/system_deps.py); "
+        "skipped, with the Debian package named, when one is missing",
+    )
+    error = torch_pair_error()
+    if error and not any(isinstance(f, _TorchOff) for f in sys.meta_path):
+        # One failure (tests/test_environment.py) instead of an import error in every
+        # torch test module: `import torch` raises ModuleNotFoundError with the reason,
+        # so their importorskip skips them.
+        sys.meta_path.insert(0, _TorchOff(error))
+
+
+class _TorchOff(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes ``import torch``/``torchaudio`` fail when the two do not load together."""
+
+    def __init__(self, error: str) -> None:
+        self.message = (
+            f"torch and torchaudio do not load together ({error}); "
+            "tests/test_environment.py fails with the fix"
+        )
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in ("torch", "torchaudio"):
+            return importlib.machinery.ModuleSpec(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ModuleNotFoundError(self.message, name=module.__name__)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.requires("sox")``: skip, naming the Debian package, when it is missing;
+    ``@pytest.mark.torch``: skip when torch and torchaudio do not load together."""
+    torch_off = next((f.message for f in sys.meta_path if isinstance(f, _TorchOff)), None)
+    for item in items:
+        names = [name for mark in item.iter_markers("requires") for name in mark.args]
+        reasons = [r for r in map(missing_reason, dict.fromkeys(names)) if r]
+        if torch_off and item.get_closest_marker("torch"):
+            reasons.append(torch_off)
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line per missing system package: how many tests it skipped, how to get it."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = str(longrepr[2]) if isinstance(longrepr, (tuple, list)) else ""
+        for name in SYSTEM_DEPS:
+            if f"needs {name} for " in reason:
+                counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return
+    terminalreporter.section("missing system packages (skipped, not failed)")
+    for name, n in counts.items():
+        dep = SYSTEM_DEPS[name]
+        terminalreporter.write_line(
+            f"{name}: {n} test(s) skipped; apt-get install {dep.packages} unlocks {dep.unlocks}"
+        )
 
 
 def shared_dir() -> Path:

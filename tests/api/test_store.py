@@ -19,7 +19,10 @@ from api.store.tables import utcnow
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+POSTGRES = pytest.param("postgresql", marks=pytest.mark.requires("postgresql"))
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
 def store(request, tmp_path):
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -28,8 +31,6 @@ def store(request, tmp_path):
         s.close()
         return
     url = postgres_url()
-    if not url:
-        pytest.skip("AUDIO_DETECT_TEST_POSTGRES_URL is not set (scripts/ci_services.sh sets it)")
     import sqlalchemy as sa
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
@@ -129,11 +130,10 @@ def test_jobs(store):
     assert store.get_job("nope") is None
 
 
+@pytest.mark.requires("postgresql")
 def test_service_on_postgres(make_client, clips):
     """The whole service with PostgreSQL as its store."""
     url = postgres_url()
-    if not url:
-        pytest.skip("AUDIO_DETECT_TEST_POSTGRES_URL is not set")
     import sqlalchemy as sa
 
     schema = f"t_{uuid.uuid4().hex[:10]}"

@@ -8,7 +8,6 @@ Everything skips with a reason when Playwright or Chromium is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from system_deps import chromium_path, missing_reason
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "_artifacts"
@@ -32,20 +32,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-
-
-def chromium_path() -> str | None:
-    """``$AUDIO_DETECT_CHROMIUM``, else Debian's ``chromium`` on the PATH, else None."""
-    candidates = [
-        os.environ.get("AUDIO_DETECT_CHROMIUM"),
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-        "/usr/bin/chromium",
-    ]
-    for path in candidates:
-        if path and Path(path).is_file() and os.access(path, os.X_OK):
-            return path
-    return None
 
 
 def evaluate_into(model_dir: Path, clips: dict[str, Path]) -> Path:
@@ -88,7 +74,7 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     exe = chromium_path()
     if exe is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(missing_reason("chromium") or "Chromium is not usable")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
         yield browser

@@ -24,8 +24,7 @@ def _stores() -> list:
     pg = os.environ.get("AUDIO_DETECT_TEST_POSTGRES_URL")
     return [
         pytest.param(None, id="sqlite"),
-        pytest.param(pg, id="postgresql", marks=pytest.mark.skipif(
-            not pg, reason="AUDIO_DETECT_TEST_POSTGRES_URL is not set (scripts/ci_services.sh)")),
+        pytest.param(pg, id="postgresql", marks=pytest.mark.requires("postgresql")),
     ]  # fmt: skip
 
 
