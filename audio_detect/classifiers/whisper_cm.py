@@ -101,6 +101,10 @@ class WhisperCM(nn.Module):
         Fine-tune the kept blocks (default: frozen, only the head learns).
     head : str
         ``"linear"`` (the score is a logit) or ``"cosine"`` (for OC-softmax).
+    layer_mix : bool
+        Feed the head a learnt softmax-weighted sum of the stem's and every kept block's
+        output instead of the last block's (the multi-layer weighting of SSL
+        countermeasures, e.g. Tak et al., Odyssey 2022; Kawa et al., Interspeech 2023).
     """
 
     def __init__(
@@ -115,6 +119,7 @@ class WhisperCM(nn.Module):
         rms_dbfs: float | None = -26.0,
         train_blocks: bool = False,
         head: str = "linear",
+        layer_mix: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -126,6 +131,10 @@ class WhisperCM(nn.Module):
         self.train_blocks = bool(train_blocks)
         for p in self.encoder.parameters():
             p.requires_grad_(self.train_blocks)
+        # One logit per hidden state (stem + blocks); uniform weights at the start.
+        self.layer_logits = (
+            nn.Parameter(torch.zeros(n_blocks + 1)) if layer_mix and n_blocks > 0 else None
+        )
         self.rms_target = None if rms_dbfs is None else float(10.0 ** (rms_dbfs / 20.0))
         if pooling not in POOLINGS:
             raise ParameterError.invalid("pooling", f"one of {POOLINGS}", pooling)
@@ -150,13 +159,25 @@ class WhisperCM(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.head = ScoreHead(hidden if pooling == "mean_std" else 2 * hidden, kind=head)
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Frozen-encoder output ``(batch, time, d)`` of level-normalised windows."""
+    def hidden_states(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Encoder states ``(n_states, batch, time, d)`` (stem, then each block) of windows."""
         x = waveform
         if self.rms_target is not None:
             rms = torch.sqrt(torch.mean(x * x, dim=1, keepdim=True) + 1e-10)
             x = x * (self.rms_target / rms)
-        return self.encoder(self.frontend(x))[-1]
+        return self.encoder(self.frontend(x))
+
+    def mix(self, states: torch.Tensor) -> torch.Tensor:
+        """The head's input ``(batch, time, d)``: the last state or the learnt layer mix."""
+        if self.layer_logits is None:
+            return states[-1]
+        w = torch.softmax(self.layer_logits, dim=0)
+        n = w.shape[0]
+        return (w.reshape(n, 1, 1, 1) * states[-n:]).sum(dim=0)
+
+    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Encoder output ``(batch, time, d)`` the head sees, for level-normalised windows."""
+        return self.mix(self.hidden_states(waveform))
 
     def _head(self, h: torch.Tensor) -> torch.Tensor:
         if self.pooling == "mean_std":
@@ -174,10 +195,10 @@ class WhisperCM(nn.Module):
         if self.training and not self.train_blocks:
             # The frozen encoder needs no autograd graph: saves most of the step's memory.
             with torch.no_grad():
-                h = self.frames(waveform)
+                states = self.hidden_states(waveform)
         else:
-            h = self.frames(waveform)
-        return self._head(h)
+            states = self.hidden_states(waveform)
+        return self._head(self.mix(states))
 
     def train(self, mode: bool = True) -> WhisperCM:
         """Switch modes; a frozen encoder always stays in eval mode."""

@@ -82,3 +82,30 @@ def test_onnx_export_parity_on_speech(model, fixture_audio, tmp_path: Path) -> N
     path = export_onnx(model, tmp_path / "m.onnx", sample_rate=8000)
     for n in (8000, 16000, 20001):
         assert check_onnx_parity(model, path, _speech(fixture_audio, n), atol=1e-4) <= 1e-4
+
+
+def test_layer_mix_learns_weights_over_stem_and_blocks(fixture_audio, tmp_path: Path) -> None:
+    from audio_detect.classifiers.whisper_cm import WhisperCM
+
+    torch.manual_seed(0)
+    m = WhisperCM(sample_rate=8000, n_blocks=2, pooling="conv_asp", hidden=16, layer_mix=True)
+    assert m.layer_logits is not None and m.layer_logits.shape == (3,)
+    x = torch.from_numpy(_speech(fixture_audio))
+    states = m.hidden_states(x)
+    assert states.shape[0] == 3
+    # uniform weights at the start: the mix is the mean of the states
+    assert torch.allclose(m.mix(states), states.mean(dim=0), atol=1e-5)
+    m.train()
+    m(x).sum().backward()
+    assert m.layer_logits.grad is not None and torch.any(m.layer_logits.grad != 0)
+    assert all(p.grad is None for p in m.encoder.parameters())
+    # without the option the head sees the last block only, and there is no extra weight
+    plain = WhisperCM(sample_rate=8000, n_blocks=2, pooling="conv_asp", hidden=16)
+    assert plain.layer_logits is None
+    assert torch.equal(plain.mix(states), states[-1])
+    pytest.importorskip("onnxscript")
+    from audio_detect.training.export import check_onnx_parity, export_onnx
+
+    m.eval()
+    path = export_onnx(m, tmp_path / "mix.onnx", sample_rate=8000)
+    assert check_onnx_parity(m, path, _speech(fixture_audio, 16000), atol=1e-4) <= 1e-4
