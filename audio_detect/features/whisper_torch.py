@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..classifiers.layers import MatmulConv1d
 from ..exceptions import ParameterError
+from ..torch_layers import MatmulConv1d
 from .torch_frontend import dft_kernel
 from .whisper_weights import WhisperEncoderWeights
 
@@ -146,7 +146,7 @@ class WhisperEncoderModule(nn.Module):
         if not 0 <= keep <= weights.n_layers:
             raise ParameterError.invalid("n_blocks", f"in [0, {weights.n_layers}]", n_blocks)
         self.d_model = d
-        # Matmul form (see classifiers.layers) so int8 export quantizes the stem too.
+        # Matmul form (see audio_detect.torch_layers) so int8 export quantizes the stem too.
         self.conv1 = MatmulConv1d(_N_MELS, d, 3, padding=1, channels_last=True)
         self.conv2 = MatmulConv1d(
             d, d, 3, stride=2, padding=1, channels_last=True, channels_last_input=True
