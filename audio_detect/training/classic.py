@@ -37,7 +37,7 @@ from ..config import FeatureConfig, WindowConfig
 from ..constants import SPOOF
 from ..datasets.manifest import Manifest, Utterance, read_manifest_csv
 from ..exceptions import AudioDetectError, ParameterError
-from ..registry import write_manifest
+from ..registry import read_manifest, write_manifest
 
 __all__ = ["ClassicConfig", "group_split", "train_classic"]
 
@@ -236,7 +236,7 @@ def train_classic(
         },
     )
     write_manifest(out_dir, manifest_doc)
-    return json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    return read_manifest(out_dir)
 
 
 def _versions() -> dict[str, str]:
