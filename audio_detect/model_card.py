@@ -22,7 +22,15 @@ from numpy.typing import ArrayLike
 
 from .registry import read_manifest, write_manifest
 
-__all__ = ["det_points", "render_measured", "render_model_card", "update_model_card"]
+__all__ = [
+    "DEFAULT_PROTOCOL",
+    "condition_key",
+    "det_points",
+    "render_measured",
+    "render_model_card",
+    "split_condition",
+    "update_model_card",
+]
 
 CARD_NAME = "MODEL_CARD.md"
 
@@ -31,6 +39,28 @@ MEASURED_HEADING = "## Measured performance"
 
 #: Points kept of a DET curve stored in a manifest.
 DET_POINTS = 100
+
+#: Protocol of conditions stored without a protocol prefix (the corpus's eval split).
+DEFAULT_PROTOCOL = "eval"
+
+
+def condition_key(protocol: str | None, channel: str | None) -> str:
+    """The manifest key of an evaluation: ``clean``/``<channel>`` on the default protocol,
+    ``<protocol>:clean``/``<protocol>:<channel>`` on another (``modern:tel_mulaw``)."""
+    cond = channel or "clean"
+    if protocol is None or protocol == DEFAULT_PROTOCOL:
+        return cond
+    if not protocol.replace("-", "").replace("_", "").isalnum():
+        from .exceptions import ParameterError
+
+        raise ParameterError.invalid("protocol", "letters, digits, '-' or '_'", protocol)
+    return f"{protocol}:{cond}"
+
+
+def split_condition(key: str) -> tuple[str, str]:
+    """``(protocol, channel condition)`` of a manifest evaluation key."""
+    protocol, _, cond = key.rpartition(":")
+    return (protocol or DEFAULT_PROTOCOL), cond
 
 
 def _pct(v: float) -> str:
@@ -108,12 +138,12 @@ def update_model_card(
     if det:
         evaluations[condition]["det"] = {k: list(det[k]) for k in ("p_miss", "p_fa", "threshold")}
     clean = evaluations.get("clean") or next(iter(evaluations.values()))
-    manifest["metrics"]["summary"] = {
-        "eer": round(clean["eer"], 6),
-        "min_dcf": round(clean["min_dcf"], 6),
-        "act_dcf": round(clean["act_dcf"], 6),
-        "cllr": round(clean["cllr"], 6),
-    }
+    manifest["metrics"]["summary"] = _summary(clean)
+    protocols = {split_condition(k)[0] for k in evaluations} - {DEFAULT_PROTOCOL}
+    for proto in sorted(protocols):  # e.g. summary_modern: the protocol's clean condition
+        ev = evaluations.get(f"{proto}:clean")
+        if ev is not None:
+            manifest["metrics"][f"summary_{proto}"] = _summary(ev)
     card_path = model_dir / CARD_NAME
     existing = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
     if MEASURED_HEADING in existing:  # keep the trainer's description, data and calibration
@@ -124,6 +154,10 @@ def update_model_card(
     files = manifest.get("files", {})
     manifest["files"] = sorted({*files, CARD_NAME})
     return write_manifest(model_dir, manifest)
+
+
+def _summary(ev: dict[str, Any]) -> dict[str, float]:
+    return {k: round(ev[k], 6) for k in ("eer", "min_dcf", "act_dcf", "cllr")}
 
 
 def render_model_card(manifest: dict[str, Any]) -> str:
@@ -172,20 +206,27 @@ def render_measured(manifest: dict[str, Any]) -> str:
         ]
     else:
         lines += [
-            "| condition | EER | minDCF | actDCF | Cllr | bona fide | spoof | not scored |",
-            "|---|---|---|---|---|---|---|---|",
+            "| protocol | condition | EER | minDCF | actDCF | Cllr | bona fide | spoof "
+            "| not scored |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for cond, ev in evaluations.items():
+        order = sorted(evaluations, key=lambda k: split_condition(k)[0] != DEFAULT_PROTOCOL)
+        for key in order:
+            ev = evaluations[key]
+            proto, cond = split_condition(key)
             lines.append(
-                f"| `{cond}` | {_pct(ev['eer'])} | {ev['min_dcf']:.4f} | {ev['act_dcf']:.4f} "
-                f"| {ev['cllr']:.4f} | {ev['n_bonafide']} | {ev['n_spoof']} | {ev['n_failed']} |"
+                f"| {proto} | `{cond}` | {_pct(ev['eer'])} | {ev['min_dcf']:.4f} "
+                f"| {ev['act_dcf']:.4f} | {ev['cllr']:.4f} | {ev['n_bonafide']} "
+                f"| {ev['n_spoof']} | {ev['n_failed']} |"
             )
         lines += ["", "Reproduce each row:", ""]
         lines += [
-            f"- `{cond}`: `{ev['command']}` ({ev['date']})" for cond, ev in evaluations.items()
+            f"- `{k}`: `{evaluations[k]['command']}` ({evaluations[k]['date']})" for k in order
         ]
         lines.append("")
-        lines += _group_matrix(evaluations, "family")
+        for proto in dict.fromkeys(split_condition(k)[0] for k in order):
+            sub_evals = {k: v for k, v in evaluations.items() if split_condition(k)[0] == proto}
+            lines += _group_matrix(sub_evals, "family", title=f"{proto} protocol: ")
     for cond, ev in evaluations.items():
         lines += [
             f"<details><summary>Condition <code>{cond}</code>: EER per system and group</summary>",
@@ -217,16 +258,16 @@ def render_measured(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _group_matrix(evaluations: dict[str, Any], col: str) -> list[str]:
+def _group_matrix(evaluations: dict[str, Any], col: str, *, title: str = "") -> list[str]:
     """EER per value of ``col`` (rows) and condition (columns), when recorded."""
     conds = [c for c, ev in evaluations.items() if col in ev.get("per_group", {})]
     if not conds:
         return []
     values = sorted({v for c in conds for v in evaluations[c]["per_group"][col]})
     lines = [
-        f"EER per {col} (each against all bona fide trials) and condition:",
+        f"{title}EER per {col} (each against all bona fide trials) and condition:",
         "",
-        f"| {col} | " + " | ".join(f"`{c}`" for c in conds) + " |",
+        f"| {col} | " + " | ".join(f"`{split_condition(c)[1]}`" for c in conds) + " |",
         "|---|" + "---|" * len(conds),
     ]
     for v in values:

@@ -10,7 +10,13 @@ import pytest
 
 from audio_detect.datasets.manifest import Utterance
 from audio_detect.evaluation import evaluate_manifest, report
-from audio_detect.model_card import MEASURED_HEADING, update_model_card
+from audio_detect.exceptions import ParameterError
+from audio_detect.model_card import (
+    MEASURED_HEADING,
+    condition_key,
+    split_condition,
+    update_model_card,
+)
 from audio_detect.registry import load_model_dir
 
 
@@ -34,14 +40,15 @@ def model_dir(tiny_gmm_dir: Path, tmp_path: Path) -> Path:
     return out
 
 
-def _update(model_dir: Path, fixture_audio: dict[str, Path], channel: str | None) -> None:
+def _update(
+    model_dir: Path,
+    fixture_audio: dict[str, Path],
+    channel: str | None,
+    protocol: str | None = None,
+) -> None:
     result = evaluate_manifest(_trials(fixture_audio), model=model_dir, channel=channel)
-    update_model_card(
-        model_dir,
-        report(result),
-        condition=channel or "clean",
-        command=f"eval {channel or 'clean'}",
-    )
+    key = condition_key(protocol, channel)
+    update_model_card(model_dir, report(result), condition=key, command=f"eval {key}")
 
 
 def test_card_is_rendered_from_evaluations(model_dir: Path, fixture_audio) -> None:
@@ -53,7 +60,7 @@ def test_card_is_rendered_from_evaluations(model_dir: Path, fixture_audio) -> No
     assert set(evals) == {"clean", "tel_mulaw"}
     assert doc["metrics"]["summary"]["eer"] == round(evals["clean"]["eer"], 6)
     for cond, ev in evals.items():
-        assert f"| `{cond}` | {100 * ev['eer']:.2f} %" in card
+        assert f"| eval | `{cond}` | {100 * ev['eer']:.2f} %" in card
         assert f"`eval {cond}`" in card
     # Per-family matrix with one column per condition.
     assert "| family | `clean` | `tel_mulaw` |" in card
@@ -67,5 +74,33 @@ def test_trainer_text_above_the_measured_heading_is_kept(model_dir: Path, fixtur
     _update(model_dir, fixture_audio, None)
     card = (model_dir / "MODEL_CARD.md").read_text()
     assert card.startswith(intro + MEASURED_HEADING)
-    assert "Not yet." not in card and "| `clean` |" in card
+    assert "Not yet." not in card and "| eval | `clean` |" in card
     assert card.count(MEASURED_HEADING) == 1
+
+
+def test_condition_keys_name_the_protocol():
+    assert condition_key(None, None) == "clean"
+    assert condition_key("eval", "tel_gsm") == "tel_gsm"
+    assert condition_key("modern", None) == "modern:clean"
+    assert condition_key("modern", "tel_mulaw") == "modern:tel_mulaw"
+    assert split_condition("modern:tel_mulaw") == ("modern", "tel_mulaw")
+    assert split_condition("clean") == ("eval", "clean")
+    with pytest.raises(ParameterError, match="protocol"):
+        condition_key("bad name!", None)
+
+
+def test_card_shows_every_protocol_with_its_own_summary(model_dir: Path, fixture_audio) -> None:
+    _update(model_dir, fixture_audio, None)
+    _update(model_dir, fixture_audio, None, protocol="modern")
+    _update(model_dir, fixture_audio, "tel_mulaw", protocol="modern")
+    doc = json.loads((model_dir / "manifest.json").read_text())
+    evals = doc["metrics"]["evaluations"]
+    assert set(evals) == {"clean", "modern:clean", "modern:tel_mulaw"}
+    assert doc["metrics"]["summary"]["eer"] == round(evals["clean"]["eer"], 6)
+    assert doc["metrics"]["summary_modern"]["eer"] == round(evals["modern:clean"]["eer"], 6)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert f"| modern | `tel_mulaw` | {100 * evals['modern:tel_mulaw']['eer']:.2f} %" in card
+    assert "modern protocol: EER per family" in card
+    assert "| family | `clean` | `tel_mulaw` |" in card
+    assert "`eval modern:tel_mulaw`" in card
+    load_model_dir(model_dir)

@@ -38,6 +38,13 @@ def evaluate(
     update_card: Annotated[
         bool, typer.Option(help="Store the metrics in --model's manifest and MODEL_CARD.md.")
     ] = False,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="Protocol name the card files the metrics under (e.g. 'modern'); "
+            "default: the corpus eval protocol."
+        ),
+    ] = None,
 ) -> None:
     """Score every trial; print pooled EER ('EER: <percent>'), minDCF, actDCF, Cllr, breakdowns."""
     from ..datasets import load_dataset
@@ -77,18 +84,23 @@ def evaluate(
         doc = {**metrics, "failed": failed}
         json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if update_card:
-        _update_card(model, metrics, result, channel=channel)
+        _update_card(model, metrics, result, channel=channel, protocol=protocol)
     _print(metrics)
     _print_failed(failed)
 
 
 def _update_card(
-    model: str | None, metrics: dict[str, Any], result: EvalResult, *, channel: str | None
+    model: str | None,
+    metrics: dict[str, Any],
+    result: EvalResult,
+    *,
+    channel: str | None,
+    protocol: str | None,
 ) -> None:
     import shlex
     import sys
 
-    from ..model_card import det_points, update_model_card
+    from ..model_card import condition_key, det_points, update_model_card
     from ..registry import load_model_dir
 
     model_dir = load_model_dir(model).path
@@ -97,7 +109,7 @@ def _update_card(
     update_model_card(
         model_dir,
         metrics,
-        condition=channel or "clean",
+        condition=condition_key(protocol, channel),
         command=command,
         det=det_points(labels, llrs),
     )

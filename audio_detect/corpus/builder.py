@@ -188,6 +188,22 @@ def _assign_bands(items: list[Item], seed: int) -> list[Item]:
     return sorted(out, key=lambda it: order[it.item_id])
 
 
+def _one_thread_per_worker() -> None:
+    """Pool initialiser: one BLAS/OpenMP/torch thread per worker process.
+
+    Each worker already takes a core; nested thread pools (OpenBLAS, MKL, torch) would
+    oversubscribe the machine and spend most of it spinning in the kernel.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
 def _render_item(item: Item, out_dir: str, seed: int) -> tuple[str, list[dict[str, str]], str]:
     """Worker: render, process and write one item; return (id, rows, error)."""
     record = Path(out_dir) / "items" / f"{item.item_id}.json"
@@ -300,7 +316,9 @@ def build_corpus(
         for it in todo:
             _done(*_render_item(it, str(out), opts.seed))
     else:
-        with ProcessPoolExecutor(max_workers=opts.workers) as pool:
+        with ProcessPoolExecutor(
+            max_workers=opts.workers, initializer=_one_thread_per_worker
+        ) as pool:
             pending = set()
             queue = iter(todo)
             for it in queue:
