@@ -22,7 +22,7 @@ __all__ = ["AugmentConfig", "ModelConfig", "TrainConfig", "load_train_config"]
 ARCHS = ("lcnn", "aasist_l", "whisper_cm")
 LOSSES = ("ce", "ocsoftmax")
 SCHEDULERS = ("cosine", "step", "constant")
-BALANCE = ("none", "label", "label_group")
+BALANCE = ("none", "label", "label_group", "label_family")
 QUANTIZE = ("none", "int8")
 
 
@@ -137,8 +137,9 @@ class TrainConfig:
     loss : str
         ``ce`` (class-weighted cross-entropy) or ``ocsoftmax`` (Zhang et al., 2021).
     balance : str
-        Sampling: ``none``, ``label`` (equal classes) or ``label_group`` (equal
-        classes, and within a class equal ``sqrt`` weight per system/source group).
+        Sampling: ``none``, ``label`` (equal classes), ``label_group`` (equal
+        classes, and within a class equal ``sqrt`` weight per system/source group) or
+        ``label_family`` (as ``label_group``, but spoof families share equally first).
     epoch_size : int
         Draws per epoch (0 = the training set size).
     augment : AugmentConfig

@@ -54,6 +54,7 @@ class CachedClip:
     label: int
     system: str
     group: str
+    family: str = ""
 
     def speech(self) -> np.ndarray:
         """Concatenated speech as float32 in [-1, 1]."""
@@ -138,7 +139,9 @@ def load_clips(
             logger.warning("skipping %s: %s", u.path, exc)
             n_fail += 1
             continue
-        clip = CachedClip(u.utt_id, pcm, regions, int(u.label), u.system, group_of(u))
+        clip = CachedClip(
+            u.utt_id, pcm, regions, int(u.label), u.system, group_of(u), u.get("family") or ""
+        )
         if clip.n_speech < max(min_len, 1) or len(regions) == 0:
             n_short += 1
             continue
@@ -159,7 +162,11 @@ def sampling_weights(clips: Sequence[CachedClip], *, mode: str) -> np.ndarray:
     both classes equally often; inside a class a group (spoof system, bona fide
     source) gets probability proportional to the square root of its size, spread
     evenly over its clips, so a huge source (say 1,500 digit recordings) cannot
-    dominate and a tiny system is still seen.
+    dominate and a tiny system is still seen. ``label_family``: as ``label_group``,
+    except that spoof *families* (neural TTS, neural vocoder, formant TTS, ...) get
+    equal shares first and the square-root rule applies among the systems of a family,
+    so a family of many small systems (a demo page of 50 TTS variants) cannot crowd
+    out one large system of another family (vocoded bona fide speech).
     """
     n = len(clips)
     if n == 0:
@@ -174,13 +181,15 @@ def sampling_weights(clips: Sequence[CachedClip], *, mode: str) -> np.ndarray:
         if mode == "label":
             w[idx] = 1.0 / len(idx)
             continue
-        groups: dict[str, list[int]] = {}
+        by_family: dict[str, dict[str, list[int]]] = {}
         for i in idx:
-            groups.setdefault(clips[i].group, []).append(int(i))
-        mass = {g: np.sqrt(len(m)) for g, m in groups.items()}
-        total = sum(mass.values())
-        for g, members in groups.items():
-            w[members] = mass[g] / total / len(members)
+            fam = clips[i].family if mode == "label_family" and lab == SPOOF else ""
+            by_family.setdefault(fam, {}).setdefault(clips[i].group, []).append(int(i))
+        for groups in by_family.values():
+            mass = {g: np.sqrt(len(m)) for g, m in groups.items()}
+            total = sum(mass.values()) * len(by_family)
+            for g, members in groups.items():
+                w[members] = mass[g] / total / len(members)
     w /= w.sum()
     return w
 

@@ -37,6 +37,25 @@ def test_label_group_weights_balance_classes_and_groups() -> None:
     assert big == pytest.approx(0.5 * 3 / 4)  # sqrt(90) : sqrt(10) = 3 : 1
 
 
+def test_label_family_weights_share_spoof_mass_by_family_first() -> None:
+    def spoof(system: str, family: str) -> CachedClip:
+        clip = _clip(1, system)
+        return CachedClip(clip.utt_id, clip.audio, clip.regions, 1, system, system, family)
+
+    # 50 tiny TTS systems of one family against one big vocoded-speech system
+    clips = [spoof(f"tts{i}", "neural-tts") for i in range(50) for _ in range(4)]
+    clips += [spoof("hifigan", "neural-vocoder") for _ in range(400)]
+    clips += [_clip(0, "libri")] * 10
+    by_group = sampling_weights(clips, mode="label_group")
+    by_family = sampling_weights(clips, mode="label_family")
+    is_voc = np.array([c.system == "hifigan" for c in clips])
+    assert by_family.sum() == pytest.approx(1.0)
+    assert by_family[is_voc].sum() == pytest.approx(0.25)  # half of the spoof half
+    assert by_group[is_voc].sum() == pytest.approx(0.5 * 20 / (20 + 50 * 2))
+    bona = np.array([c.label == 0 for c in clips])
+    assert by_family[bona].sum() == pytest.approx(0.5)
+
+
 def test_sampler_reproducible_per_epoch() -> None:
     w = np.full(10, 0.1)
     s = BalancedSampler(w, num_samples=20, seed=3)
