@@ -16,6 +16,7 @@ would answer ``not_enough_speech`` for them.
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -104,8 +105,12 @@ def _decode(path: Path, sr: int, cache_dir: Path | None) -> tuple[np.ndarray, np
     pcm = np.clip(np.round(y * 32767.0), -32768, 32767).astype(np.int16)
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(a_path, pcm, allow_pickle=False)
-        np.save(r_path, regions.astype(np.int64), allow_pickle=False)
+        # Written under a private name and renamed: a concurrent run reading the same cache
+        # never sees a half-written array (regions last, so both exist once it does).
+        for target, arr in ((a_path, pcm), (r_path, regions.astype(np.int64))):
+            tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.npy")
+            np.save(tmp, arr, allow_pickle=False)
+            os.replace(tmp, target)
     return pcm, regions.astype(np.int64)
 
 
