@@ -16,8 +16,8 @@ would answer ``not_enough_speech`` for them.
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
