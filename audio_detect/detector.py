@@ -2,10 +2,17 @@
 
 Data flow (the same for the CLI, the API, live streams and batch jobs)::
 
-    bytes -> Audio (decode, channel, resample) -> speech regions (VAD)
-          -> windows over the concatenated speech -> raw window scores (model)
-          -> call score = mean of the top-k window scores -> LLR (calibration)
-          -> P(spoof) for a prior, risk tier from LLR thresholds
+    bytes -> Audio (decode, channel, resample)              Detector.score_file/_audio
+          -> speech regions (VAD)                           \
+          -> windows over the concatenated speech            |  Detector.pipeline,
+          -> raw window scores (model backend)               |  a ScoringPipeline
+          -> call score = mean of the top-k window scores    |  (audio_detect.scoring)
+          -> LLR (calibration) -> P(spoof), risk tier        /
+
+A :class:`Detector` loads a model (hashes verified, :class:`~audio_detect.spec.ModelSpec`
+parsed once), builds its window scorer and its one :class:`ScoringPipeline`, and decodes
+inputs; everything after decoding is the pipeline's. Live streams
+(:mod:`audio_detect.streaming`) call the same pipeline object.
 
 Aggregation rule: the call's raw score is the mean of the ``top_k`` highest
 window scores (all windows when there are fewer; ``top_k=0`` averages every
@@ -19,9 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,19 +34,13 @@ import numpy as np
 
 from .audio.io import RawFormat, load_audio, resample
 from .audio.types import Audio
-from .audio.vad import speech_regions
-from .audio.windows import SpeechWindows, cut_windows
+from .audio.windows import SpeechWindows
 from .backends import Backend, GMMBackend, OnnxBackend, build_backend
-from .calibration import LogisticCalibrator, TierThresholds, assign_tier, logit, posterior
+from .calibration import LogisticCalibrator, TierThresholds
 from .config import VadConfig, WindowConfig
-from .constants import (
-    TIER_NOT_ENOUGH_SPEECH,
-    VERDICT_BONAFIDE,
-    VERDICT_NOT_ENOUGH_SPEECH,
-    VERDICT_SPOOF,
-)
-from .exceptions import IncompatibleModelError, ParameterError
+from .exceptions import IncompatibleModelError
 from .registry import ModelDir, load_model_dir
+from .scoring import Decision, ScoringPipeline, WindowScore, aggregate
 
 __all__ = [
     "Backend",
@@ -49,58 +48,14 @@ __all__ = [
     "Detector",
     "GMMBackend",
     "OnnxBackend",
+    "ScoringPipeline",
     "WindowScore",
+    "aggregate",
     "build_backend",
     "load_detector",
 ]
 
 logger = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class WindowScore:
-    """Score of one window; ``start``/``end`` in seconds of the recording."""
-
-    start: float
-    end: float
-    score: float
-    llr: float
-    p_spoof: float
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The verdict on one recording or call.
-
-    ``llr``, ``p_spoof`` and ``score`` are ``None`` when the verdict is
-    ``not_enough_speech``.
-    """
-
-    verdict: str
-    tier: str
-    p_spoof: float | None
-    llr: float | None
-    score: float | None
-    speech_seconds: float
-    duration: float
-    prior: float
-    thresholds: dict[str, float]
-    model: dict[str, str]
-    windows: list[WindowScore] = field(default_factory=list)
-    audio: dict[str, Any] = field(default_factory=dict)
-    processing_ms: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-
-def aggregate(scores: np.ndarray, *, top_k: int) -> float:
-    """Mean of the ``top_k`` highest scores (``top_k=0``: mean of all)."""
-    if scores.size == 0:
-        raise ParameterError.invalid("scores", "at least one window score", 0)
-    if top_k == 0 or top_k >= scores.size:
-        return float(np.mean(scores))
-    return float(np.mean(np.partition(scores, -top_k)[-top_k:]))
 
 
 class Detector:
@@ -129,19 +84,62 @@ class Detector:
         spec = model.spec
         self.spec = spec
         self.model_rate = spec.model_rate
-        self.window: WindowConfig = spec.window
-        self.vad: VadConfig = (
+        self.max_seconds = spec.limits.max_seconds
+        if spec.thresholds is None:
+            raise IncompatibleModelError(f"{model.path}: manifest has no tier 'thresholds'")
+        vad = (
             spec.vad
             if vad_aggressiveness is None
             else dataclasses.replace(spec.vad, aggressiveness=vad_aggressiveness)
         )
-        self.max_seconds = spec.limits.max_seconds
-        self.calibrator = LogisticCalibrator.from_dict(spec.calibration.to_dict())
-        if spec.thresholds is None:
-            raise IncompatibleModelError(f"{model.path}: manifest has no tier 'thresholds'")
-        self.thresholds = spec.thresholds
-        self.prior = spec.prior
-        self.backend: Backend = build_backend(model, intra_op_threads=intra_op_threads)
+        calibrator = LogisticCalibrator.from_dict(spec.calibration.to_dict())
+        backend = build_backend(model, intra_op_threads=intra_op_threads)
+        #: The one pipeline every caller of this model goes through (offline and live).
+        self.pipeline = ScoringPipeline(
+            model_rate=spec.model_rate,
+            vad=vad,
+            window=spec.window,
+            backend=backend,
+            calibrator=calibrator,
+            thresholds=spec.thresholds,
+            prior=spec.prior,
+            info=self.info,
+        )
+
+    # The pipeline's settings, under the names callers have always used.
+    @property
+    def window(self) -> WindowConfig:
+        """Default window rule (``spec.window``)."""
+        return self.pipeline.window
+
+    @property
+    def vad(self) -> VadConfig:
+        """Speech finder settings (``spec.vad``, or the constructor's mode)."""
+        return self.pipeline.vad
+
+    @property
+    def calibrator(self) -> LogisticCalibrator:
+        """Raw score -> LLR map."""
+        return self.pipeline.calibrator
+
+    @property
+    def thresholds(self) -> TierThresholds:
+        """Default risk-tier thresholds."""
+        return self.pipeline.thresholds
+
+    @property
+    def prior(self) -> float:
+        """Default P(spoof) prior."""
+        return self.pipeline.prior
+
+    @property
+    def backend(self) -> Backend:
+        """The window scorer (``pipeline.backend``)."""
+        return self.pipeline.backend
+
+    @backend.setter
+    def backend(self, value: Backend) -> None:
+        self.pipeline.backend = value
 
     @property
     def sample_rate(self) -> int:
@@ -196,113 +194,22 @@ class Detector:
 
     def speech_windows(self, y: np.ndarray, *, window: WindowConfig | None = None) -> SpeechWindows:
         """Find speech in ``y`` (at the model rate) and cut it into windows."""
-        return cut_windows(
-            y, sr=self.model_rate, regions=self.speech_regions(y), config=window or self.window
-        )
+        return self.pipeline.speech_windows(y, window=window)
 
     def speech_regions(self, y: np.ndarray) -> np.ndarray:
         """Speech regions ``(n, 2)`` of ``y`` (at the model rate), with the model's VAD."""
-        return speech_regions(y, sr=self.model_rate, **self.vad.kwargs())
+        return self.pipeline.speech_regions(y)
 
-    def score_samples(
-        self,
-        y: np.ndarray,
-        *,
-        prior: float | None = None,
-        thresholds: TierThresholds | None = None,
-        window: WindowConfig | None = None,
-        audio_meta: dict[str, Any] | None = None,
-    ) -> Decision:
-        """Score mono float samples at the model rate.
+    def score_samples(self, y: np.ndarray, **kwargs: Any) -> Decision:
+        """Score mono float samples at :attr:`model_rate`: :meth:`ScoringPipeline.score_samples`.
 
-        Parameters
-        ----------
-        y : np.ndarray
-            Samples at :attr:`model_rate`.
-        prior : float, optional
-            P(spoof) used for the posterior; defaults to the model's.
-        thresholds : TierThresholds, optional
-            Per-request tier thresholds; default from the model manifest.
-        window : WindowConfig, optional
-            Per-request windowing; default from the model manifest.
+        Keyword arguments: ``prior``, ``thresholds``, ``window``, ``audio_meta``.
         """
-        t0 = time.perf_counter()
-        y = np.asarray(y, dtype=np.float32)
-        if y.ndim != 1:
-            raise ParameterError.invalid("y", "a 1-D mono array", y.shape)
-        windows = self.speech_windows(y, window=window)
-        return self.decide(
-            windows,
-            duration=len(y) / self.model_rate,
-            prior=prior,
-            thresholds=thresholds,
-            window=window,
-            audio_meta=audio_meta,
-            t0=t0,
-        )
+        return self.pipeline.score_samples(y, **kwargs)
 
-    def decide(
-        self,
-        windows: SpeechWindows,
-        *,
-        duration: float,
-        prior: float | None = None,
-        thresholds: TierThresholds | None = None,
-        window: WindowConfig | None = None,
-        audio_meta: dict[str, Any] | None = None,
-        t0: float | None = None,
-    ) -> Decision:
-        """Score already-cut windows and turn them into a :class:`Decision`."""
-        t0 = time.perf_counter() if t0 is None else t0
-        prior = self.prior if prior is None else prior
-        logit(prior)  # validates the prior
-        thresholds = thresholds or self.thresholds
-        cfg = window or self.window
-        speech_s = len(windows.speech) / self.model_rate
-        common = {
-            "speech_seconds": round(speech_s, 3),
-            "duration": round(duration, 3),
-            "prior": prior,
-            "thresholds": thresholds.to_dict(),
-            "model": self.info,
-            "audio": audio_meta or {},
-        }
-        if len(windows) == 0:
-            return Decision(
-                verdict=VERDICT_NOT_ENOUGH_SPEECH,
-                tier=TIER_NOT_ENOUGH_SPEECH,
-                p_spoof=None,
-                llr=None,
-                score=None,
-                processing_ms=round((time.perf_counter() - t0) * 1e3, 2),
-                **common,
-            )
-        raw = self.backend.score_windows(windows.stacked())
-        win_llr = np.asarray(self.calibrator.transform(raw), dtype=np.float64)
-        win_p = np.asarray(posterior(win_llr, prior=prior), dtype=np.float64)
-        call_score = aggregate(raw, top_k=cfg.top_k)
-        llr = float(self.calibrator.transform(call_score))
-        p = float(posterior(llr, prior=prior))
-        timeline = [
-            WindowScore(
-                start=round(float(s), 3),
-                end=round(float(e), 3),
-                score=float(r),
-                llr=float(lv),
-                p_spoof=float(pv),
-            )
-            for (s, e), r, lv, pv in zip(windows.spans, raw, win_llr, win_p, strict=True)
-        ]
-        return Decision(
-            verdict=VERDICT_SPOOF if p >= 0.5 else VERDICT_BONAFIDE,
-            tier=assign_tier(llr, thresholds),
-            p_spoof=p,
-            llr=llr,
-            score=call_score,
-            windows=timeline,
-            processing_ms=round((time.perf_counter() - t0) * 1e3, 2),
-            **common,
-        )
+    def decide(self, windows: SpeechWindows, **kwargs: Any) -> Decision:
+        """Score already-cut windows: :meth:`ScoringPipeline.decide`."""
+        return self.pipeline.decide(windows, **kwargs)
 
     def score_many(self, sources: Sequence[str | Path], **kwargs: Any) -> list[Decision]:
         """Score several files one after the other."""

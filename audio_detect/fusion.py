@@ -60,11 +60,11 @@ def _window_scores(
         if u.path is None:
             raise ParameterError(f"Trial {u.utt_id!r} has no audio path.")
         y = load_audio(u.path, sr=detectors[0].sample_rate).samples
-        w = detectors[0].speech_windows(y, window=window)
+        w = detectors[0].pipeline.speech_windows(y, window=window)
         if len(w) == 0:
             continue  # not_enough_speech: the serving path gives such a call no score either
         x = w.stacked()
-        per_utt.append(np.stack([d.backend.score_windows(x) for d in detectors], axis=1))
+        per_utt.append(np.stack([d.pipeline.backend.score_windows(x) for d in detectors], axis=1))
         labels.append(int(u.label))
     return per_utt, np.asarray(labels, dtype=np.int64)
 

@@ -3,9 +3,10 @@
 :class:`StreamingScorer` takes audio in chunks of any size (PCM16, G.711 µ-law or
 A-law bytes, or float arrays), brings it to the model rate with the same soxr
 resampler the file loader uses, and now and then scores **everything received so
-far** with exactly the offline pipeline: the same VAD (:func:`speech_regions` on the
-whole prefix), the same windows (:func:`cut_windows`) and the same aggregation and
-calibration (:meth:`Detector.decide`). A rolling verdict is therefore the offline
+far** with exactly the offline pipeline, the very object offline scoring uses
+(``detector.pipeline``, a :class:`~audio_detect.scoring.ScoringPipeline`): its VAD on
+the whole prefix, its windows and its aggregation and calibration, this stream's cache
+of window scores passed as the backend of each call. A rolling verdict is therefore the offline
 verdict of the audio received up to that moment, and the final verdict is the
 offline verdict of the whole call.
 
@@ -52,7 +53,7 @@ import numpy as np
 import soxr
 
 from .audio.io import RAW_ENCODINGS, decode_raw
-from .audio.windows import SpeechWindows, cut_windows
+from .audio.windows import SpeechWindows
 from .calibration import TierThresholds
 from .constants import (
     MAX_INPUT_RATE,
@@ -267,9 +268,9 @@ class StreamingScorer:
         self.max_seconds = float(max_seconds)
         self.prior = prior
         self.thresholds = thresholds
-        self._backend = _CachingBackend(detector.backend)
-        # A shallow copy shares model, calibrator and thresholds; only the backend differs.
-        self._det = _with_backend(detector, self._backend)
+        #: The detector's own pipeline (not a copy): live and offline scoring share it.
+        self.pipeline = detector.pipeline
+        self._backend = _CachingBackend(self.pipeline.backend)
         self._resampler = (
             soxr.ResampleStream(sample_rate, self.model_rate, 1, dtype="float32", quality="HQ")
             if sample_rate != self.model_rate
@@ -439,7 +440,7 @@ class StreamingScorer:
         return [self._issue(decision, final=False)]
 
     def _speech_seconds(self, y: np.ndarray) -> float:
-        regions = self.detector.speech_regions(y)
+        regions = self.pipeline.speech_regions(y)
         if not len(regions):
             return 0.0
         return float(np.sum(regions[:, 1] - regions[:, 0])) / self.model_rate
@@ -453,17 +454,18 @@ class StreamingScorer:
         """Offline decision of everything received so far (window scores cached)."""
         t0 = time.perf_counter()
         y = self._buf[: self._n]
-        regions = self.detector.speech_regions(y)
-        windows = cut_windows(y, sr=self.model_rate, regions=regions, config=self.detector.window)
+        regions = self.pipeline.speech_regions(y)
+        windows = self.pipeline.cut(y, regions)
         self._backend.bind(windows, _window_keys(windows, regions))
         lazy = _IndexWindows(windows.speech, windows.starts, windows.length, windows.spans)
-        return self._det.decide(
+        return self.pipeline.decide(
             lazy,
             duration=self._n / self.model_rate,
             prior=self.prior,
             thresholds=self.thresholds,
             audio_meta=self._meta(),
             t0=t0,
+            backend=self._backend,
         )
 
     def _meta(self) -> dict[str, Any]:
@@ -480,10 +482,3 @@ class StreamingScorer:
             meta["clipped_samples"] = self.clipped
         return meta
 
-
-def _with_backend(detector: Detector, backend: Backend) -> Detector:
-    import copy
-
-    clone = copy.copy(detector)
-    clone.backend = backend
-    return clone
