@@ -165,3 +165,14 @@ def test_evaluate_lists_every_failed_trial(tiny_gmm_dir, fixture_audio, tmp_path
         "is not an audio file (no known audio format detected)."
     )
     assert failed["gone.wav"]["code"] == "file_not_found"
+
+
+def test_too_long_has_its_own_code_and_names_the_file(tiny_gmm_dir, fixture_audio):
+    clip = str(next(iter(fixture_audio.values())))
+    res = runner.invoke(
+        app, ["score", clip, "--model", str(tiny_gmm_dir), "--json", "--max-seconds", "0.5"]
+    )
+    assert res.exit_code == 1
+    (row,) = json.loads(res.stdout)
+    assert row["error"]["code"] == "audio_too_long"
+    assert row["error"]["message"].startswith(f"{clip} is longer than max_seconds=0.5")
