@@ -114,15 +114,26 @@ def _instantiate(name: str, opts: BuildOptions) -> Generator:
         return cls(opts.shared_corpus)  # type: ignore[call-arg]
     if name == "fixtures":
         return cls(opts.fixtures)  # type: ignore[call-arg]
+    if name == "neural_codec":
+        return cls(Path(opts.out_dir) / "codecs")  # type: ignore[call-arg]
     return cls()
 
 
-def plan_corpus(opts: BuildOptions) -> tuple[list[Item], dict[str, str]]:
-    """Return (items with their processing seed in ``params['_band']``, skipped sources)."""
+def plan_corpus(opts: BuildOptions, *, prepare: bool = False) -> tuple[list[Item], dict[str, str]]:
+    """Return (items with their processing seed in ``params['_band']``, skipped sources).
+
+    With ``prepare``, generators that need a model of their own (the ``neural_codec``
+    codecs, trained on the planned bona fide training items) make it first, under
+    ``opts.out_dir``; without it they plan only what is already there.
+    """
     load_builtin_generators()
     names = list(
         opts.sources
-        or (SMOKE_SOURCES if opts.smoke else [n for n in GENERATORS if n != "fixtures"])
+        or (
+            SMOKE_SOURCES
+            if opts.smoke
+            else [n for n, g in GENERATORS.items() if n != "fixtures" and not g.opt_in]
+        )
     )
     gens: list[Generator] = []
     skipped: dict[str, str] = {}
@@ -150,6 +161,8 @@ def plan_corpus(opts: BuildOptions) -> tuple[list[Item], dict[str, str]]:
     scale = min(1.0, opts.max_hours / total_default) if opts.max_hours else 1.0
     items: list[Item] = []
     for gen in sorted(gens, key=lambda g: (not g.produces_bonafide, g.needs_source_audio)):
+        if prepare and hasattr(gen, "prepare"):
+            gen.prepare(ctx, out_dir=Path(opts.out_dir), workers=opts.workers)
         planned = gen.plan(ctx, hours=gen.default_hours * scale)
         if gen.produces_bonafide and scale < 1.0:
             # File sources plan everything they hold; a budget keeps a seeded share.
@@ -286,7 +299,7 @@ def build_corpus(
     out.mkdir(parents=True, exist_ok=True)
     if opts.shared_corpus:
         os.environ["AUDIO_DETECT_SHARED_CORPUS"] = str(opts.shared_corpus)
-    items, skipped = plan_corpus(opts)
+    items, skipped = plan_corpus(opts, prepare=True)
     (out / "plan.json").write_text(
         json.dumps(
             {

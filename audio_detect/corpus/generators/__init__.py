@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 FAMILIES = (
     "neural-tts",
     "neural-vocoder",
+    "neural-codec",
     "formant-tts",
     "unit-selection",
     "hmm-tts",
@@ -152,6 +153,8 @@ class Generator(ABC):
     default_hours: ClassVar[float] = 1.0
     #: Included in ``--smoke`` builds.
     smoke: ClassVar[bool] = False
+    #: Left out of a build without ``--sources`` (named explicitly to take part).
+    opt_in: ClassVar[bool] = False
 
     def available(self) -> bool:
         """True when the engine, data or package it needs is installed."""
@@ -198,6 +201,7 @@ _BUILTIN_MODULES = (
     "hibari",
     "copysynth",
     "neural_vocoder",
+    "neural_codec",
     "voice_conversion",
 )
 
