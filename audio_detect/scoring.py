@@ -185,18 +185,23 @@ class ScoringPipeline:
         audio_meta: dict[str, Any] | None = None,
         t0: float | None = None,
         backend: Backend | None = None,
+        speech_seconds: float | None = None,
     ) -> Decision:
         """Score already-cut windows and turn them into a :class:`Decision`.
 
         ``backend`` replaces :attr:`backend` for this call only (a live stream passes
         its cache of window scores, which wraps this pipeline's backend).
+        ``speech_seconds`` overrides ``len(windows.speech)`` (a live stream that keeps
+        only the tail of its speech passes the total it has heard).
         """
         t0 = time.perf_counter() if t0 is None else t0
         prior = self.prior if prior is None else prior
         logit(prior)  # validates the prior
         thresholds = thresholds or self.thresholds
         cfg = window or self.window
-        speech_s = len(windows.speech) / self.model_rate
+        speech_s = (
+            len(windows.speech) / self.model_rate if speech_seconds is None else speech_seconds
+        )
         common = {
             "speech_seconds": round(speech_s, 3),
             "duration": round(duration, 3),

@@ -1,5 +1,32 @@
 """Rolling verdicts on a live call, with the offline scoring rule.
 
+Two scoring modes (``StreamingScorer(scoring=...)``):
+
+``frozen`` (the default, used by the service)
+    Speech decisions are frozen behind a short trailing context
+    (``freeze_context_seconds``, 1 s): each check runs the VAD on the last
+    ``vad_lookback_seconds`` (10 s) of frozen audio plus the unfrozen tail only, appends
+    the newly frozen speech to the call's speech stream, and scores each window of that
+    stream **once**, when all its samples are frozen. Windows are cut with the offline
+    rule (``spec.window``: a window every hop over the concatenated speech, an end-aligned
+    last window, one short window for a call with less than a window of speech); the
+    score, calibration and tier come from the same ``ScoringPipeline.decide``. Work per
+    update and memory are bounded (the audio buffer keeps only the VAD's look-back), so
+    the interval does not grow with the call. Until the first window is complete a
+    rolling verdict scores one provisional window over the speech heard so far (the
+    first verdict comes after ``first_verdict_speech_seconds`` of speech).
+    Agreement with offline scoring is a stated bound, not bit-equality: the final LLR
+    is within 0.5 of ``Detector.score_file`` (``audio-detect score``) on the same audio
+    with the same verdict (``tests/test_streaming.py``; measured on 30-60 s calls: 0 to
+    0.055 with the test GMM; with ``whisper-cm-8k``, whose int8 graph quantizes
+    activations per batch so that a window's score depends on the windows batched with
+    it, up to 0.24, almost all of it that batching effect). Rolling verdicts cover the
+    complete windows, not the offline score of the prefix.
+
+``exact``
+    The behaviour described below: every verdict rescores the whole prefix with the
+    offline pipeline (window scores cached).
+
 :class:`StreamingScorer` takes audio in chunks of any size (PCM16, G.711 µ-law or
 A-law bytes, or float arrays), brings it to the model rate with the same soxr
 resampler the file loader uses, and now and then scores **everything received so
@@ -186,6 +213,165 @@ def _window_keys(windows: SpeechWindows, regions: np.ndarray) -> list[Hashable]:
     return keys
 
 
+#: Scoring modes of :class:`StreamingScorer` (see the module docstring).
+STREAM_SCORING_MODES = ("frozen", "exact")
+
+
+class _ListBackend:
+    """Backend over already-known raw scores (``windows`` are row indices)."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores = scores
+
+    def score_windows(self, windows: np.ndarray) -> np.ndarray:
+        idx = np.asarray(windows, dtype=np.int64).reshape(len(windows), -1)[:, 0]
+        return self.scores[idx]
+
+
+class _FrozenSpeech:
+    """Speech regions frozen behind a trailing context, and the windows they complete.
+
+    The recording is split at :attr:`frozen_at`: before it, which samples are speech is
+    decided for good; after it (the last ``context`` samples) the speech found is
+    provisional. Each check runs the VAD on ``[frozen_at - lookback, now)`` only (a
+    bounded cost), moves ``frozen_at`` to ``now - context`` and appends the newly
+    frozen speech to the concatenated speech stream. A window of that stream is
+    *complete* once all its samples are frozen; it is scored then, once, and its raw
+    score is kept. Windows start every hop of the speech stream, exactly like
+    :func:`~audio_detect.audio.windows.window_starts`; the end-aligned last window and
+    the single short window of a call with less than one window of speech are only
+    known at the end and are scored by :meth:`finish_windows`.
+    """
+
+    def __init__(self, pipeline: Any, *, context: int, lookback: int) -> None:
+        self.pipeline = pipeline
+        rate = pipeline.model_rate
+        cfg = pipeline.window
+        self.rate = rate
+        self.length = round(cfg.window_seconds * rate)
+        self.hop = max(1, round(cfg.hop_seconds * rate))
+        self.min_len = max(1, round(cfg.min_speech_seconds * rate))
+        self.frame = max(1, rate * pipeline.vad.frame_ms // 1000)
+        self.context = int(context)
+        self.lookback = int(lookback)
+        self.frozen_at = 0
+        self.regions: list[list[int]] = []  # frozen speech regions (recording samples)
+        self.offsets: list[int] = [0]  # speech index where each region starts (+ the total)
+        self.speech = np.zeros(0, dtype=np.float32)  # speech samples [speech_base, speech_n)
+        self.speech_base = 0
+        self.next_start = 0  # speech index of the next complete window
+        self.scores: list[float] = []
+        self.spans: list[tuple[float, float]] = []
+        self.tail: np.ndarray = np.zeros((0, 2), dtype=np.int64)  # provisional regions
+        self.tail_samples = 0
+        self.scored = 0  # complete (and end-of-call) windows: each scored once
+        self.provisional_scored = 0  # provisional windows (before the first complete one)
+        self._buf_ref = self.speech
+        self._buf_base = 0
+
+    @property
+    def speech_n(self) -> int:
+        return self.offsets[-1]
+
+    def vad_start(self) -> int:
+        """First recording sample the next VAD run looks at (frame-aligned)."""
+        s = max(0, self.frozen_at - self.lookback)
+        return s - s % self.frame
+
+    def update(self, buf: np.ndarray, base: int, n: int, *, final: bool) -> None:
+        """Freeze the speech of ``[frozen_at, n - context)`` (everything when final)."""
+        target = n if final else max(self.frozen_at, n - self.context)
+        s = self.vad_start()
+        regions = self.pipeline.speech_regions(buf[s - base : n - base]) + s
+        new: list[np.ndarray] = []
+        for a, b in np.clip(regions, self.frozen_at, target):
+            if b <= a:
+                continue
+            a, b = int(a), int(b)
+            if self.regions and self.regions[-1][1] == a:
+                self.regions[-1][1] = b
+                self.offsets[-1] += b - a
+            else:
+                self.regions.append([a, b])
+                self.offsets.append(self.offsets[-1] + b - a)
+            new.append(buf[a - base : b - base])
+        if new:
+            self.speech = np.concatenate([self.speech, *new])
+        self.frozen_at = target
+        self._buf_ref, self._buf_base = buf, base  # for provisional(), right after
+        tail = np.clip(regions, target, n)
+        self.tail = tail[tail[:, 1] > tail[:, 0]]
+        self.tail_samples = int(np.sum(self.tail[:, 1] - self.tail[:, 0])) if len(self.tail) else 0
+        self._trim()
+
+    def _trim(self) -> None:
+        keep = max(0, min(self.next_start, self.speech_n - self.length))
+        if keep - self.speech_base > 4 * self.length:
+            self.speech = self.speech[keep - self.speech_base :].copy()
+            self.speech_base = keep
+
+    def _map(self, pos: np.ndarray, regions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.searchsorted(offsets, pos, side="right") - 1, 0, len(regions) - 1)
+        return regions[idx, 0] + (pos - offsets[idx])
+
+    def _span(self, start: int, length: int, regions: np.ndarray, offsets: np.ndarray) -> tuple:
+        pos = np.array([start, start + length - 1], dtype=np.int64)
+        rec = self._map(pos, regions, offsets)
+        return (float(rec[0]) / self.rate, float(rec[1] + 1) / self.rate)
+
+    def _score(self, backend: Backend, starts: list[int], length: int) -> None:
+        if not starts:
+            return
+        batch = np.stack(
+            [self.speech[st - self.speech_base : st - self.speech_base + length] for st in starts]
+        )
+        raw = np.asarray(backend.score_windows(batch), dtype=np.float64).reshape(-1)
+        regions = np.asarray(self.regions, dtype=np.int64).reshape(-1, 2)
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        for st, r in zip(starts, raw, strict=True):
+            self.scores.append(float(r))
+            self.spans.append(self._span(st, length, regions, offsets))
+        self.scored += len(starts)
+
+    def score_complete(self, backend: Backend) -> None:
+        """Score the windows completed since the last call (each exactly once)."""
+        starts = []
+        while self.next_start + self.length <= self.speech_n:
+            starts.append(self.next_start)
+            self.next_start += self.hop
+        self._score(backend, starts, self.length)
+
+    def finish_windows(self, backend: Backend) -> None:
+        """After the final :meth:`update`: the windows only the end of the call defines."""
+        self.score_complete(backend)
+        total = self.speech_n
+        if total < self.min_len:
+            return
+        if total <= self.length:
+            if not self.scores:
+                self._score(backend, [0], total)
+        elif self.next_start - self.hop + self.length < total:
+            self._score(backend, [total - self.length], self.length)
+
+    def provisional(self, backend: Backend) -> tuple[np.ndarray, list[tuple[float, float]]]:
+        """One window over the speech heard so far (frozen + provisional), not kept.
+
+        Used for rolling verdicts before the first window is complete.
+        """
+        total = self.speech_n + self.tail_samples
+        if total < self.min_len:
+            return np.zeros(0), []
+        base = self.speech_base
+        pieces = [self.speech[: max(0, self.speech_n - base)]]
+        pieces += [self._buf_ref[a - self._buf_base : b - self._buf_base] for a, b in self.tail]
+        speech = np.concatenate(pieces)[: self.length]
+        regions = np.asarray([*self.regions, *self.tail.tolist()], dtype=np.int64).reshape(-1, 2)
+        offsets = np.concatenate([[0], np.cumsum(regions[:, 1] - regions[:, 0])])
+        raw = np.asarray(backend.score_windows(speech[None, :]), dtype=np.float64).reshape(-1)
+        self.provisional_scored += 1
+        return raw, [self._span(0, len(speech), regions, offsets)]
+
+
 class StreamingScorer:
     """Push audio chunks, get rolling call verdicts; see the module docstring.
 
@@ -215,6 +401,17 @@ class StreamingScorer:
         P(spoof) prior for posteriors (default: the model's).
     thresholds : TierThresholds, optional
         Tier thresholds (default: the model's).
+    scoring : str
+        ``frozen`` (default): speech is frozen behind ``freeze_context_seconds`` and
+        each complete window is scored exactly once (bounded work per update, agreement
+        with offline scoring within the documented tolerance). ``exact``: every verdict
+        rescores the whole prefix with the offline pipeline (window scores cached), the
+        final verdict bit-identical to offline scoring at the model rate.
+    freeze_context_seconds : float
+        ``frozen`` mode: trailing audio whose speech decisions stay provisional.
+    vad_lookback_seconds : float
+        ``frozen`` mode: frozen audio the VAD sees again before the provisional part
+        (its noise-floor estimate); the audio buffer keeps only this much history.
     """
 
     def __init__(
@@ -231,7 +428,12 @@ class StreamingScorer:
         max_seconds: float = STREAM_MAX_SECONDS,
         prior: float | None = None,
         thresholds: TierThresholds | None = None,
+        scoring: str = "frozen",
+        freeze_context_seconds: float = 1.0,
+        vad_lookback_seconds: float = 10.0,
     ) -> None:
+        if scoring not in STREAM_SCORING_MODES:
+            raise ParameterError.invalid("scoring", f"one of {STREAM_SCORING_MODES}", scoring)
         if encoding not in STREAM_ENCODINGS:
             raise ParameterError.invalid("encoding", f"one of {STREAM_ENCODINGS}", encoding)
         if (
@@ -247,6 +449,8 @@ class StreamingScorer:
             ("probe_seconds", probe_seconds, 0.02),
             ("probe_context_seconds", probe_context_seconds, 1.0),
             ("max_seconds", max_seconds, 1.0),
+            ("freeze_context_seconds", freeze_context_seconds, 0.5),
+            ("vad_lookback_seconds", vad_lookback_seconds, 1.0),
         ):
             if not value >= low:
                 raise ParameterError.invalid(name, f"a number >= {low}", value)
@@ -276,8 +480,19 @@ class StreamingScorer:
             if sample_rate != self.model_rate
             else None
         )
+        self.scoring = scoring
+        self._frozen = (
+            _FrozenSpeech(
+                self.pipeline,
+                context=round(freeze_context_seconds * self.model_rate),
+                lookback=round(vad_lookback_seconds * self.model_rate),
+            )
+            if scoring == "frozen"
+            else None
+        )
         self._buf = np.zeros(max(1, self.model_rate * 16), dtype=np.float32)
-        self._n = 0
+        self._n = 0  # samples received (at the model rate); _buf[0] is sample _base
+        self._base = 0
         self._pending = b""
         self._received = 0  # input samples (at sample_rate)
         self._next_at = 0  # sample count at which the next evaluation/probe runs
@@ -304,7 +519,9 @@ class StreamingScorer:
 
     @property
     def windows_scored(self) -> int:
-        """Windows actually run through the model (cache misses)."""
+        """Windows actually run through the model (cache misses; provisional ones too)."""
+        if self._frozen is not None:
+            return self._frozen.scored + self._frozen.provisional_scored
         return self._backend.scored
 
     @property
@@ -371,7 +588,8 @@ class StreamingScorer:
         self._finished = True
         if self._resampler is not None:
             self._append(self._resample(np.zeros(0, dtype=np.float32), last=True))
-        update = self._issue(self._decide(), final=True)
+        decision = self._decide_frozen(final=True) if self._frozen is not None else self._decide()
+        update = self._issue(decision, final=True)
         logger.debug(
             "stream finished: %.1f s, %d verdicts, %d windows scored",
             self.audio_seconds, self._seq, self.windows_scored,
@@ -410,13 +628,25 @@ class StreamingScorer:
         if y.size == 0:
             return
         self.clipped += int(np.count_nonzero(np.abs(y) > 1.0))
-        need = self._n + y.size
+        used = self._n - self._base
+        need = used + y.size
         if need > self._buf.size:
-            grown = np.zeros(max(need, 2 * self._buf.size), dtype=np.float32)
-            grown[: self._n] = self._buf[: self._n]
-            self._buf = grown
-        np.clip(y, -1.0, 1.0, out=self._buf[self._n : need])
-        self._n = need
+            keep = self._base
+            if self._frozen is not None:  # drop the history no VAD run will look at again
+                keep = max(self._base, self._frozen.vad_start())
+            drop = keep - self._base
+            size = (
+                self._buf.size
+                if need - drop <= self._buf.size
+                else max(need - drop, 2 * self._buf.size)
+            )
+            grown = np.zeros(size, dtype=np.float32)
+            grown[: used - drop] = self._buf[drop:used]
+            self._buf, self._base = grown, keep
+            used -= drop
+            need -= drop
+        np.clip(y, -1.0, 1.0, out=self._buf[used:need])
+        self._n += y.size
 
     def _interval_samples(self) -> int:
         seconds = max(self.interval_seconds, self.interval_growth * self.audio_seconds)
@@ -425,6 +655,18 @@ class StreamingScorer:
     def _maybe_evaluate(self) -> list[StreamUpdate]:
         if self._n < self._next_at:
             return []
+        if self._frozen is not None:
+            decision = self._decide_frozen(final=False)
+            if not self.started:
+                self._next_at = self._n + max(1, round(self.probe_seconds * self.model_rate))
+                if (
+                    decision.verdict == VERDICT_NOT_ENOUGH_SPEECH
+                    or decision.speech_seconds < self.first_speech
+                ):
+                    return []
+            # Work per update is bounded, so the interval does not grow with the call.
+            self._next_at = self._n + max(1, round(self.interval_seconds * self.model_rate))
+            return [self._issue(decision, final=False)]
         if not self.started:
             # Probe the trailing audio before paying for a full VAD of the prefix.
             self._next_at = self._n + max(1, round(self.probe_seconds * self.model_rate))
@@ -468,6 +710,40 @@ class StreamingScorer:
             backend=self._backend,
         )
 
+    def _decide_frozen(self, *, final: bool) -> Decision:
+        """``frozen`` mode: freeze, score the newly complete windows, decide on them."""
+        t0 = time.perf_counter()
+        fz = self._frozen
+        assert fz is not None  # internal invariant (frozen mode)
+        backend = self.pipeline.backend
+        fz.update(self._buf, self._base, self._n, final=final)
+        if final:
+            fz.finish_windows(backend)
+        else:
+            fz.score_complete(backend)
+        raw, spans = np.asarray(fz.scores, dtype=np.float64), fz.spans
+        heard = fz.speech_n + (0 if final else fz.tail_samples)
+        if not fz.scores:  # no complete window yet: one provisional window, or none
+            need = fz.min_len if self.started else round(self.first_speech * self.model_rate)
+            if final or heard < need:
+                raw, spans = np.zeros(0), []
+            else:
+                raw, spans = fz.provisional(backend)
+        windows = _IndexWindows(
+            fz.speech, np.zeros(len(raw), dtype=np.int64), fz.length,
+            np.asarray(spans, dtype=np.float64).reshape(-1, 2),
+        )  # fmt: skip
+        return self.pipeline.decide(
+            windows,
+            duration=self._n / self.model_rate,
+            prior=self.prior,
+            thresholds=self.thresholds,
+            audio_meta=self._meta(),
+            t0=t0,
+            backend=_ListBackend(raw),
+            speech_seconds=heard / self.model_rate,
+        )
+
     def _meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "sr": self.model_rate,
@@ -481,4 +757,3 @@ class StreamingScorer:
         if self.clipped:
             meta["clipped_samples"] = self.clipped
         return meta
-

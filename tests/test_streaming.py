@@ -59,7 +59,8 @@ def test_final_equals_offline_mulaw(detector, fixture_audio, stem):
 def test_rolling_verdicts_equal_offline_prefix(detector, fixture_audio):
     y = load_audio(fixture_audio["spoof_wavefake_lj001-0001_gen"], sr=8000).samples
     pcm = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2")
-    scorer = StreamingScorer(detector, encoding="pcm_s16le", sample_rate=8000, interval_seconds=1.0)
+    scorer = StreamingScorer(detector, encoding="pcm_s16le", sample_rate=8000,
+                             interval_seconds=1.0, scoring="exact")  # fmt: skip
     updates = _push_random(scorer, pcm.tobytes(), seed=7, max_chunk=999)  # odd sizes
     assert len(updates) >= 4
     x = pcm.astype(np.float32) / 32768.0
@@ -100,7 +101,8 @@ def test_interval_and_growth(detector, fixture_audio):
     y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=8000).samples
     x = np.tile(y, 3)
     scorer = StreamingScorer(detector, encoding="float32", sample_rate=8000,
-                             interval_seconds=2.0, interval_growth=0.2)  # fmt: skip
+                             interval_seconds=2.0, interval_growth=0.2,
+                             scoring="exact")  # fmt: skip
     updates = _push_random(scorer, x, seed=1, max_chunk=800)
     gaps = np.diff([u.audio_seconds for u in updates])
     assert (gaps >= 2.0 - 0.1).all()
@@ -195,3 +197,93 @@ def test_window_cache_keeps_recent_windows_and_stays_bounded():
     assert len(cache.cache) == _CACHE_FACTOR * 20 + _CACHE_SLACK
     assert all(((k, k + 1),) in cache.cache for k in range(880, 900))  # the current ones
     assert ((0, 1),) not in cache.cache  # the least recently used went first
+
+
+# -- frozen mode (the default): each complete window scored once --------------------------
+#: Stated bound of the frozen mode (docs/api.md, "Streaming vs offline agreement"): the
+#: final LLR of a live call is within FROZEN_LLR_TOLERANCE of ``audio-detect score``
+#: (``Detector.score_file``) on the same bytes, with the same verdict. Freezing only
+#: changes the answer where the VAD, seeing ``vad_lookback_seconds`` of history instead
+#: of the whole call, puts a region edge elsewhere (measured on these calls: max below).
+FROZEN_LLR_TOLERANCE = 0.5
+
+
+def _synthetic_call(fixture_audio, seed: int, n_clips: int = 6) -> np.ndarray:
+    """Fixture clips with 0.3-3 s of line noise between them (a 30-60 s call)."""
+    clips = [load_audio(p, sr=8000).samples for p in fixture_audio.values()]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for j in rng.integers(0, len(clips), n_clips):
+        gap = rng.normal(0, 0.002, int(rng.uniform(0.3, 3.0) * 8000)).astype(np.float32)
+        parts += [gap, clips[j]]
+    return np.concatenate(parts)
+
+
+class _CountingBackend:
+    def __init__(self, backend):
+        self.backend, self.rows = backend, []
+
+    def score_windows(self, windows):
+        self.rows.append(len(windows))
+        return self.backend.score_windows(windows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_frozen_final_within_stated_bound_of_offline(detector, fixture_audio, seed):
+    y = _synthetic_call(fixture_audio, seed)
+    data = encode_g711(y, encoding="mulaw")
+    offline = detector.score_file(data, raw=RawFormat("mulaw", 8000))
+    scorer = StreamingScorer(detector, encoding="mulaw", sample_rate=8000)
+    assert scorer.scoring == "frozen"
+    updates = [u for i in range(0, len(data), 160) for u in scorer.push(data[i : i + 160])]
+    final = scorer.finish().decision
+    assert abs(final.llr - offline.llr) <= FROZEN_LLR_TOLERANCE
+    assert final.verdict == offline.verdict
+    assert abs(final.speech_seconds - offline.speech_seconds) <= 0.5
+    assert abs(len(final.windows) - len(offline.windows)) <= 1
+    assert 2.0 <= updates[0].decision.speech_seconds <= 2.5  # first verdict: <= 2.5 s of speech
+
+
+def test_frozen_scores_each_complete_window_once(detector, fixture_audio, monkeypatch):
+    y = _synthetic_call(fixture_audio, seed=11, n_clips=8)
+    scorer = StreamingScorer(detector, encoding="float32", sample_rate=8000, interval_seconds=1.0)
+    counting = _CountingBackend(detector.pipeline.backend)
+    monkeypatch.setattr(scorer.pipeline, "backend", counting)
+    vad_lengths = []
+    real_vad = scorer.pipeline.speech_regions
+
+    def spy(x):
+        vad_lengths.append(len(x))
+        return real_vad(x)
+
+    monkeypatch.setattr(scorer.pipeline, "speech_regions", spy)
+    updates = [u for i in range(0, len(y), 160) for u in scorer.push(y[i : i + 160])]
+    final = scorer.finish()
+    fz = scorer._frozen
+    n_final = len(final.decision.windows)
+    assert fz.scored == n_final  # every window of the final verdict scored exactly once
+    assert sum(counting.rows) == n_final + fz.provisional_scored
+    # provisional windows only until the first window is complete (4 s of speech)
+    assert fz.provisional_scored <= 2 + 4.0 / scorer.probe_seconds
+    # the VAD never sees more than lookback + context + one interval of audio
+    assert max(vad_lengths) <= (10.0 + 1.0 + 1.0) * 8000 + 240
+    assert len(updates) >= 10
+    # and the buffer holds a bounded history, not the whole call
+    assert scorer._buf.size <= 32 * 8000 < len(y)
+
+
+@pytest.mark.parametrize("stem", ["bonafide_lj001-0001", "spoof_wavefake_lj001-0001_gen"])
+def test_exact_mode_final_bit_identical(detector, fixture_audio, stem):
+    y = load_audio(fixture_audio[stem], sr=8000).samples
+    data = encode_g711(y, encoding="mulaw")
+    offline = detector.score_file(data, raw=RawFormat("mulaw", 8000))
+    scorer = StreamingScorer(detector, encoding="mulaw", sample_rate=8000, scoring="exact")
+    _push_random(scorer, data, seed=5)
+    assert scorer.finish().decision.llr == offline.llr
+
+
+def test_scoring_mode_is_validated(detector):
+    with pytest.raises(ParameterError):
+        StreamingScorer(detector, scoring="fast")
+    with pytest.raises(ParameterError):
+        StreamingScorer(detector, freeze_context_seconds=0.1)
