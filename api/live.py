@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,7 @@ class LiveSession:
             max_seconds=s.stream_max_seconds,
             prior=prior,
             thresholds=thresholds,
+            scoring=s.stream_scoring,
         )
         self._sha = hashlib.sha256()
         self._pending = bytearray()
@@ -110,6 +112,15 @@ class LiveSession:
         self._task: asyncio.Future[list[StreamUpdate]] | None = None
         self.live = LiveCall(call_id=call_id, protocol=protocol, stream_id=stream_id)
         services.live_calls[call_id] = self.live
+        # Back-pressure: when the flush in the scoring pool (queueing included) is older
+        # than stream_max_lag_seconds the call is told (a ``degraded`` event) and scored
+        # in catch-up mode until a flush is done within half that time (``recovered``).
+        self.max_lag = s.stream_max_lag_seconds
+        self._inflight_since: float | None = None
+        self.degraded = False
+        self.degraded_events = 0
+        self.max_lag_seen = 0.0
+        self._events: list[dict[str, Any]] = []
 
     async def feed(self, data: bytes) -> list[StreamUpdate]:
         """Add audio bytes; return the rolling verdicts produced since the last call.
@@ -128,6 +139,7 @@ class LiveSession:
         if len(data) > room:  # past stream_max_seconds: keep the audio up to the limit
             data = data[:room]
             self.limit_reached = True
+        self._check_lag()
         self._sha.update(data)
         self.bytes_received += len(data)
         self.live.audio_seconds = self.bytes_received / self._byte_rate
@@ -139,6 +151,43 @@ class LiveSession:
         if self._task is None and len(self._pending) >= self._flush_at:
             self._task = asyncio.ensure_future(self._flush())
         return ready
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the flush in the scoring pool has been waiting or running (0: none).
+
+        Audio held back on purpose (at most 1 s, until the scorer's next check) does
+        not count: this is the delay the server adds beyond its batching.
+        """
+        since = self._inflight_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _check_lag(self) -> None:
+        lag = self.lag_seconds
+        self.max_lag_seen = max(self.max_lag_seen, lag)
+        if not self.degraded and lag > self.max_lag:
+            self.degraded = True
+            self.degraded_events += 1
+            self.live.degraded = True
+            self.services.metrics.rejected.labels("stream_degraded").inc()
+            logger.warning("stream %s: scoring %.1f s behind; degraded", self.call_id, lag)
+            self._events.append({
+                "type": "degraded", "reason": "scoring_backlog", "lag_seconds": round(lag, 3),
+                "message": "The server is not keeping up with this call: verdicts are late "
+                "and come less often until it catches up.",
+            })  # fmt: skip
+
+    def _check_recovered(self, done_lag: float) -> None:
+        """Back in time once a flush's audio was scored within half the limit."""
+        if self.degraded and done_lag <= self.max_lag / 2 and self.lag_seconds <= self.max_lag / 2:
+            self.degraded = False
+            self.live.degraded = False
+            self._events.append({"type": "recovered", "lag_seconds": round(done_lag, 3)})
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """``degraded`` / ``recovered`` events since the last call (for the socket)."""
+        events, self._events = self._events, []
+        return events
 
     def _next_flush_bytes(self) -> int:
         """Pending bytes that complete the scorer's next check, at most ``_hold_bytes``."""
@@ -155,13 +204,20 @@ class LiveSession:
     async def _flush(self) -> list[StreamUpdate]:
         chunk = bytes(self._pending)
         self._pending.clear()
+        self._inflight_since = time.monotonic()
         timeout = self.services.settings.request_timeout_seconds
         try:
-            updates = await self.services.pool.run(self._locked, self.scorer.push, chunk,
-                                                   timeout=timeout, shed=False)  # fmt: skip
+            updates = await self.services.pool.run(
+                self._locked, self._push, chunk, self.degraded, timeout=timeout, shed=False
+            )
         except AudioTooLongError:
             self.limit_reached = True
             updates = []
+        finally:
+            done_lag = self.lag_seconds
+            self._inflight_since = None
+        self._check_lag()
+        self._check_recovered(done_lag)
         self._flush_at = self._next_flush_bytes()
         for update in updates:
             self.live.latest = update.to_dict(timeline=False)
@@ -185,6 +241,11 @@ class LiveSession:
                 timeout=s.settings.request_timeout_seconds * 10, shed=False,
             )  # fmt: skip
             payload = decision_payload(final.decision)
+            if self.degraded_events:
+                self.client["degraded"] = {
+                    "events": self.degraded_events,
+                    "max_lag_seconds": round(self.max_lag_seen, 3),
+                }
             decision_id = await run_in_threadpool(
                 s.record, payload, kind=self.protocol, principal=self.principal,
                 request_id=self.request_id, call_id=self.call_id,
@@ -195,6 +256,9 @@ class LiveSession:
         finally:
             self.close()
         return updates, final, decision_id
+
+    def _push(self, chunk: bytes, catch_up: bool) -> list[StreamUpdate]:
+        return self.scorer.push(chunk, catch_up=catch_up)
 
     def _locked(self, fn: Any, *args: Any) -> Any:
         with self._lock:

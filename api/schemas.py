@@ -215,6 +215,7 @@ class LiveStatus(BaseModel):
     started_at: str
     audio_seconds: float
     latest: dict[str, Any] | None = None
+    degraded: bool = False
 
 
 class CallOut(BaseModel):

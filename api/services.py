@@ -65,6 +65,7 @@ class LiveCall:
     started_at: datetime = field(default_factory=utcnow)
     audio_seconds: float = 0.0
     latest: dict[str, Any] | None = None
+    degraded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -72,6 +73,7 @@ class LiveCall:
             "protocol": self.protocol, "stream_id": self.stream_id,
             "started_at": self.started_at.isoformat(),
             "audio_seconds": round(self.audio_seconds, 3), "latest": self.latest,
+            "degraded": self.degraded,
         }  # fmt: skip
 
 

@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     stream_idle_timeout_seconds: float = Field(
         30.0, gt=0, description="A stream with no message for this long is finalised and closed."
     )
+    stream_scoring: Literal["frozen", "exact"] = Field(
+        "frozen",
+        description="`frozen`: each complete window scored once (bounded work per update); "
+        "`exact`: every verdict rescores the prefix (bit-identical to offline, more CPU).",
+    )
+    stream_max_lag_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="A stream whose unscored audio is older than this gets a `degraded` event.",
+    )
     twilio_reorder_window: int = Field(
         10, ge=1, le=500, description="Twilio media chunks held to reorder out-of-order packets."
     )

@@ -12,6 +12,10 @@
 3. The server sends ``{"type": "score", ...}`` messages with the rolling call verdict
    (first after at most ``stream_first_verdict_speech_seconds`` of speech, then every
    ``stream_interval_seconds``).
+   When scoring falls behind the call (audio older than ``stream_max_lag_seconds``
+   waiting), the server sends ``{"type": "degraded", "reason": "scoring_backlog",
+   "lag_seconds", "message"}`` once, scores the backlog in catch-up mode (fewer
+   verdicts), and ``{"type": "recovered"}`` when it is back in time.
 4. On ``{"type": "stop"}`` (or an idle timeout, or ``stream_max_seconds``) the server
    sends ``{"type": "final", ...}`` with the timeline and ``decision_id`` and closes
    (1000). A disconnect without ``stop`` still records the final decision.
@@ -297,6 +301,8 @@ async def _pump_messages(
                 return "disconnect"
             for update in await session.feed(data):
                 await websocket.send_json(score_message("score", update, **ids))
+            for event in session.take_events():  # degraded / recovered (back-pressure)
+                await websocket.send_json({**event, **ids})
             if session.limit_reached:
                 return "stream_max_seconds"
             continue

@@ -197,3 +197,41 @@ def test_idle_stream_is_finalised(make_client, speech_8k):
     final = messages[-1]
     assert code == 1000 and final["type"] == "final" and final["reason"] == "idle_timeout"
     assert final["duration"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_slow_scoring_sends_degraded_then_recovered(make_client, speech_8k, monkeypatch):
+    """Back-pressure: a call the scoring pool cannot keep up with is told so."""
+    import time
+
+    from audio_detect.streaming import StreamingScorer
+
+    real_push = StreamingScorer.push
+    slow = {"on": True}
+
+    def slow_push(self, data, *, catch_up=False):
+        if slow["on"]:
+            time.sleep(0.6)  # a saturated scoring pool
+        return real_push(self, data, catch_up=catch_up)
+
+    monkeypatch.setattr(StreamingScorer, "push", slow_push)
+    client = make_client(dev_mode=True, stream_max_lag_seconds=0.3)
+    data = encode_g711(speech_8k, encoding="mulaw")
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        for i in range(0, len(data), 160):  # real-time pacing, 20 ms frames
+            ws.send_bytes(data[i : i + 160])
+            time.sleep(0.02)
+            if i == 160 * 200:  # after 4 s of audio the pool is fast again
+                slow["on"] = False
+        time.sleep(0.5)
+        ws.send_bytes(data[:160])
+        ws.send_json({"type": "stop"})
+        messages, code = collect(ws)
+    kinds = [m["type"] for m in messages]
+    assert code == 1000 and kinds[-1] == "final"
+    assert kinds.count("degraded") == 1, kinds
+    degraded = next(m for m in messages if m["type"] == "degraded")
+    assert degraded["reason"] == "scoring_backlog" and degraded["lag_seconds"] > 0.3
+    assert "recovered" in kinds[kinds.index("degraded") :]
+    assert messages[-1]["verdict"] in ("bonafide", "spoof")
