@@ -107,17 +107,19 @@ class QueueSocket:
 def test_idle_receiver_times_out_only_on_a_long_wait():
     async def run() -> None:
         ws = QueueSocket()
-        receiver = IdleReceiver(ws, 0.3)  # type: ignore[arg-type]
+        # (a 1 s timeout against 0.2 s gaps: a loaded 2-core CI machine delays timers by
+        # more than the 0.1 s margin a 0.3 s timeout left)
+        receiver = IdleReceiver(ws, 1.0)  # type: ignore[arg-type]
         loop = asyncio.get_running_loop()
-        for i in range(6):  # 1.2 s of messages 0.2 s apart: never idle
+        for i in range(8):  # 1.6 s of messages 0.2 s apart: never idle
             loop.call_later(0.2, ws.queue.put_nowait, {"n": i})
             assert await receiver() == {"n": i}
-        await asyncio.sleep(0.5)  # time between waits is not idle time
+        await asyncio.sleep(1.5)  # time between waits is not idle time
         ws.queue.put_nowait({"n": "late"})
         assert await receiver() == {"n": "late"}
         t0 = loop.time()
         assert await receiver() is None  # nothing comes: timeout
-        assert 0.29 <= loop.time() - t0 < 1.5
+        assert 0.99 <= loop.time() - t0 < 3.0
         loop.call_later(0.1, ws.queue.put_nowait, {"n": "again"})
         assert await receiver() == {"n": "again"}  # still usable after a timeout
         receiver.close()
