@@ -19,9 +19,10 @@ from audio_detect.detector import Detector
 from audio_detect.registry import load_model_dir
 
 from .errors import install_error_handlers
-from .jobs import JobRunner
+from .jobs import JobRunner, RedisJobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
 from .metrics import Metrics, RequestContextMiddleware
+from .redis_state import RedisTokenBuckets
 from .routers import analyze, apidocs, calls, console, health, models, stream, twilio
 from .security import TokenBuckets, install_log_redaction
 from .services import Services
@@ -54,7 +55,9 @@ def _load(settings: Settings) -> tuple[Detector, Store]:
     detector = Detector(model, intra_op_threads=1)
     store = Store(settings.resolved_database_url)
     store.migrate()
-    interrupted = store.fail_unfinished_jobs()
+    # With the Redis queue, queued jobs survive a restart and other workers may be
+    # running theirs: only a single-process service can declare unfinished jobs dead.
+    interrupted = 0 if settings.redis_url else store.fail_unfinished_jobs()
     if interrupted:
         logger.warning("marked %d unfinished job(s) from a previous run as failed", interrupted)
     purged = store.purge_expired_audio()
@@ -83,14 +86,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_queued=settings.max_queued_scoring,
             on_change=metrics.scoring_inflight.set,
         )
+        buckets: TokenBuckets | RedisTokenBuckets
+        if settings.redis_url:  # limits and jobs shared by every worker and host
+            buckets = RedisTokenBuckets(
+                settings.redis_url, default_per_minute=settings.rate_limit_per_minute,
+                burst=settings.burst,
+            )  # fmt: skip
+            await run_in_threadpool(buckets.ping)
+        else:
+            buckets = TokenBuckets(
+                default_per_minute=settings.rate_limit_per_minute, burst=settings.burst
+            )
         services = Services(
             settings=settings, detector=detector, store=store, pool=pool, metrics=metrics,
-            buckets=TokenBuckets(
-                default_per_minute=settings.rate_limit_per_minute, burst=settings.burst
-            ),
-            webhooks=WebhookSender(settings, metrics),
+            buckets=buckets, webhooks=WebhookSender(settings, metrics),
         )  # fmt: skip
-        services.jobs = JobRunner(services)
+        if settings.redis_url:
+            runner = RedisJobRunner(
+                services, settings.redis_url, consumers=settings.max_concurrent_scoring
+            )
+            await runner.start()
+            services.jobs = runner
+        else:
+            services.jobs = JobRunner(services)
         app.state.services = services
         logger.info(
             "serving model %s %s (%s) with store %s%s", detector.model.name,
@@ -102,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.services = None
             await services.jobs.shutdown()
+            if isinstance(buckets, RedisTokenBuckets):
+                buckets.close()
             await services.webhooks.aclose()
             pool.shutdown()
             services.key_usage.flush(store)

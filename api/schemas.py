@@ -231,6 +231,7 @@ class Health(BaseModel):
     """Liveness."""
 
     status: Literal["ok"]
+    pid: int | None = Field(None, description="Process id of the worker that answered.")
 
 
 class Ready(BaseModel):

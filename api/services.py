@@ -23,6 +23,7 @@ from audio_detect.exceptions import ParameterError
 
 from .limits import ScoringPool
 from .metrics import Metrics
+from .redis_state import RedisTokenBuckets
 from .schemas import AnalyzeParams
 from .security import KeyUsage, Principal, TokenBuckets
 from .settings import Settings
@@ -137,7 +138,7 @@ class Services:
     store: Store
     pool: ScoringPool
     metrics: Metrics
-    buckets: TokenBuckets
+    buckets: TokenBuckets | RedisTokenBuckets
     webhooks: WebhookSender
     jobs: JobQueue | None = None
     key_usage: KeyUsage = field(default_factory=KeyUsage)

@@ -140,10 +140,24 @@ class Settings(BaseSettings):
         "empty = any.",
     )
 
+    # -- shared state (several processes or hosts) ---------------------------------------
+    redis_url: str | None = Field(
+        None,
+        description="Redis for per-key rate limits and the async-job queue shared by all "
+        "workers and hosts (`redis://host:6379/0`); unset = in-process (one worker).",
+    )
+
     # -- server -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `audio-detect serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `audio-detect serve`.")
     log_level: str = Field("info", description="Log level of the service.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes `audio-detect serve` starts (one model copy each); more than "
+        "one needs `REDIS_URL` for shared limits and jobs.",
+    )
 
     @field_validator("callback_allowed_hosts", mode="before")
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -18,9 +20,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the process is up")
-async def healthz() -> dict[str, str]:
-    """Always 200 while the process serves requests (no key needed)."""
-    return {"status": "ok"}
+async def healthz() -> dict[str, Any]:
+    """Always 200 while the process serves requests (no key needed); ``pid`` tells the
+    workers of ``audio-detect serve --workers N`` apart."""
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @router.get(

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,21 @@ def serve(
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Directory of the SQLite store.")] = None,
     log_level: Annotated[str | None, typer.Option(help="uvicorn log level.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (default AUDIO_DETECT_WORKERS or 1), one model copy "
+            "each; set AUDIO_DETECT_REDIS_URL so that they share rate limits and jobs.",
+        ),
+    ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Redis for shared rate limits and jobs (default AUDIO_DETECT_REDIS_URL)."
+        ),
+    ] = None,
 ) -> None:
     """Start the screening service (REST /v1/analyze, WebSockets, audit trail)."""
     try:
@@ -46,7 +61,8 @@ def serve(
     overrides: dict[str, object] = {}
     for name, value in (
         ("host", host), ("port", port), ("model", model), ("database_url", database_url),
-        ("data_dir", data_dir), ("log_level", log_level),
+        ("data_dir", data_dir), ("log_level", log_level), ("workers", workers),
+        ("redis_url", redis_url),
     ):  # fmt: skip
         if value is not None:
             overrides[name] = value
@@ -57,10 +73,55 @@ def serve(
         raise fail(f"dev mode binds to loopback only; refusing host {settings.host!r}")
     if settings.dev_mode:
         err_console.print("[yellow]dev mode[/yellow]: no API keys, loopback clients only")
+    if settings.workers > 1:
+        _serve_workers(settings, overrides)
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws="auto",
+        proxy_headers=False,
+    )
+
+
+def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
+    """``--workers N``: uvicorn's process manager, each worker building its own app.
+
+    Workers read their settings from the environment, so the command-line overrides
+    are exported as ``AUDIO_DETECT_*`` first. The audit store is migrated once here,
+    before the workers start (N workers migrating one database at once would race).
+    """
+    import os
+
+    import uvicorn
+
+    from api.store import Store
+
+    for name, value in overrides.items():
+        os.environ[f"AUDIO_DETECT_{name.upper()}"] = (
+            ("true" if value else "false") if isinstance(value, bool) else str(value)
+        )
+    store = Store(settings.resolved_database_url)
+    store.migrate()
+    store.close()
+    if not settings.redis_url:
+        err_console.print(
+            "[yellow]warning[/yellow]: --workers without AUDIO_DETECT_REDIS_URL: each worker "
+            "has its own rate limits (a key gets N times its limit) and runs only the jobs "
+            "it received; see docs/deploy.md"
+        )
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        # A worker loading its model (onnxruntime session, hash checks) can hold the GIL
+        # past uvicorn's 5 s health-check ping on a busy host; it was then killed and
+        # restarted in a loop. The ping is for hung workers, so a minute is fine.
+        timeout_worker_healthcheck=60,
         log_level=settings.log_level.lower(),
         ws="auto",
         proxy_headers=False,

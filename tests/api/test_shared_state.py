@@ -1,0 +1,177 @@
+"""Several workers, one Redis: per-key rate limits and async jobs shared (issue #15).
+
+Against a real Redis: ``$AUDIO_DETECT_TEST_REDIS_URL`` when set (scripts/ci_services.sh
+exports it), else a private ``redis-server`` started here on a Unix socket. Without a
+Redis server (Debian package ``redis-server``) these tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import auth, new_key
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    redis = pytest.importorskip("redis", reason="the redis client (api extra) is not installed")
+    url = os.environ.get("AUDIO_DETECT_TEST_REDIS_URL")
+    proc = None
+    if not url:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.skip("redis-server is not installed (Debian package redis-server)")
+        sock = tmp_path_factory.mktemp("redis") / "redis.sock"
+        proc = subprocess.Popen(
+            [exe, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"unix://{sock}"
+        for _ in range(100):
+            if sock.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    try:
+        redis.from_url(url).ping()
+    except Exception as exc:
+        if proc is not None:
+            proc.kill()
+        pytest.skip(f"Redis cannot start or be reached at {url}: {exc!r}")
+    try:
+        yield url
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
+def test_rate_limit_holds_across_workers(make_client, redis_url, tmp_path):
+    """Two app instances ("workers") on one Redis: a key gets its limit, not twice it."""
+    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path)}
+    a, b = make_client(**common), make_client(**common)
+    key = new_key(a, ["analyze", "read"], rate_limit=6)  # 6 per minute, bucket of 6
+    codes = [(a if i % 2 == 0 else b).get("/v1/models", headers=auth(key)).status_code
+             for i in range(20)]  # fmt: skip
+    assert codes.count(200) == 6 and codes.count(429) == 14, codes
+    assert {codes[i] for i in range(0, 20, 2)} == {200, 429}  # both workers refused some
+    assert {codes[i] for i in range(1, 20, 2)} == {200, 429}
+
+
+def test_without_redis_each_worker_has_its_own_limit(make_client, tmp_path):
+    common = {"database_url": _db_url(tmp_path)}
+    a, b = make_client(**common), make_client(**common)
+    key = new_key(a, ["analyze", "read"], rate_limit=6)
+    codes = [(a if i % 2 == 0 else b).get("/v1/models", headers=auth(key)).status_code
+             for i in range(20)]  # fmt: skip
+    assert codes.count(200) == 12  # the single-process default: per process
+
+
+def test_async_job_submitted_to_one_worker_is_readable_from_the_other(
+    make_client, redis_url, tmp_path, clips
+):
+    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path)}
+    a, b = make_client(**common), make_client(**common)
+    key = new_key(a, ["analyze", "read"])
+    data = clips["bonafide_8k_hts1a"].read_bytes()
+    r = a.post("/v1/analyze?async=true", content=data,
+               headers={**auth(key), "Content-Type": "audio/flac"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        job = b.get(f"/v1/jobs/{job_id}", headers=auth(key))
+        assert job.status_code == 200, job.text
+        if job.json()["status"] in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    body = job.json()
+    assert body["status"] == "done", body
+    assert body["result"]["verdict"] in ("bonafide", "spoof")
+    # the decision is in the shared audit trail, readable from either worker
+    decision_id = body["result"]["decision_id"]
+    assert a.get(f"/v1/decisions/{decision_id}", headers=auth(key)).status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_workers_2_share_limits_and_jobs(redis_url, tiny_gmm_dir, tmp_path, clips):
+    """The real thing: `audio-detect serve --workers 2` (two processes, one port)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AUDIO_DETECT_RATE_LIMIT_PER_MINUTE": "10",
+        "AUDIO_DETECT_MODELS_DIR": str(tiny_gmm_dir.parent),
+    }
+    cmd = [
+        sys.executable, "-m", "audio_detect", "serve", "--dev", "--workers", "2",
+        "--port", str(port), "--model", str(tiny_gmm_dir), "--redis-url", redis_url,
+        "--database-url", _db_url(tmp_path), "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        pids: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(pids) < 2 and time.monotonic() < deadline:  # both workers up and serving
+            try:
+                with httpx.Client(base_url=base, timeout=5) as c:  # a new connection each time
+                    r = c.get("/healthz")
+                    if r.status_code == 200 and c.get("/readyz").status_code == 200:
+                        pids.add(r.json()["pid"])
+            except httpx.TransportError:
+                time.sleep(0.2)
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+        assert len(pids) == 2, f"only saw workers {pids}"
+        codes = []
+        for _ in range(30):  # new connection per request: the kernel spreads them
+            with httpx.Client(base_url=base, timeout=10) as c:
+                codes.append(c.get("/v1/models").status_code)
+        assert codes.count(200) in (10, 11) and codes.count(429) == 30 - codes.count(200), codes
+        data = clips["bonafide_8k_hts1a"].read_bytes()
+        time.sleep(6.5)  # one token back (10 per minute)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            r = c.post("/v1/analyze?async=true", content=data,
+                       headers={"Content-Type": "audio/flac",
+                                "X-Request-ID": uuid.uuid4().hex})  # fmt: skip
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        time.sleep(3.0)  # reading the job costs tokens too
+        status = None
+        for _ in range(20):
+            with httpx.Client(base_url=base, timeout=10) as c:
+                j = c.get(f"/v1/jobs/{job_id}")
+            if j.status_code == 429:
+                time.sleep(6.5)
+                continue
+            assert j.status_code == 200, j.text
+            status = j.json()["status"]
+            if status == "done":
+                break
+            time.sleep(1.0)
+        assert status == "done"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
