@@ -135,9 +135,10 @@ class JobRunner:
             task.cancel()
 
 
-#: Redis keys of the job queue: a list of job ids, and one hash per queued job's input.
-_QUEUE = f"{KEY_PREFIX}jobs:queue"
-_INPUT = f"{KEY_PREFIX}jobs:input:"
+#: Redis keys of the job queue (after the prefix): a list of job ids, and one hash per
+#: queued job's input.
+_QUEUE = "jobs:queue"
+_INPUT = "jobs:input:"
 #: A queued input nobody took within this long expires (its row stays ``queued``).
 _INPUT_TTL_SECONDS = 24 * 3600
 
@@ -160,8 +161,12 @@ class RedisJobRunner(JobRunner):
     The queue is bounded by ``max_jobs`` across the deployment.
     """
 
-    def __init__(self, services: Services, url: str, *, consumers: int) -> None:
+    def __init__(
+        self, services: Services, url: str, *, consumers: int, prefix: str = KEY_PREFIX
+    ) -> None:
         super().__init__(services)
+        self._queue = prefix + _QUEUE
+        self._input = prefix + _INPUT
         self._redis = connect(url, asyncio=True)
         self._consumers: list[asyncio.Task[None]] = []
         self._n_consumers = max(1, consumers)
@@ -178,7 +183,7 @@ class RedisJobRunner(JobRunner):
         """Queue a job in Redis; return its id (503 when the shared queue is full)."""
         s = self.services
         try:
-            queued = await self._redis.llen(_QUEUE)
+            queued = await self._redis.llen(self._queue)
         except Exception as exc:
             raise unavailable(exc) from exc
         if queued >= s.settings.max_jobs:
@@ -203,9 +208,9 @@ class RedisJobRunner(JobRunner):
         }
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(_INPUT + job_id, mapping=fields)
-                pipe.expire(_INPUT + job_id, _INPUT_TTL_SECONDS)
-                pipe.rpush(_QUEUE, job_id)
+                pipe.hset(self._input + job_id, mapping=fields)
+                pipe.expire(self._input + job_id, _INPUT_TTL_SECONDS)
+                pipe.rpush(self._queue, job_id)
                 await pipe.execute()
         except Exception as exc:
             await run_in_threadpool(
@@ -219,12 +224,12 @@ class RedisJobRunner(JobRunner):
     async def _consume(self) -> None:
         while True:
             try:
-                popped = await self._redis.blpop([_QUEUE], timeout=1)
+                popped = await self._redis.blpop([self._queue], timeout=1)
                 if popped is None:
                     continue
                 job_id = popped[1].decode()
-                raw = await self._redis.hgetall(_INPUT + job_id)
-                await self._redis.delete(_INPUT + job_id)
+                raw = await self._redis.hgetall(self._input + job_id)
+                await self._redis.delete(self._input + job_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: retry shortly, do not spin

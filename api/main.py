@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.redis_url:  # limits and jobs shared by every worker and host
             buckets = RedisTokenBuckets(
                 settings.redis_url, default_per_minute=settings.rate_limit_per_minute,
-                burst=settings.burst,
+                burst=settings.burst, prefix=settings.redis_prefix,
             )  # fmt: skip
             await run_in_threadpool(buckets.ping)
         else:
@@ -103,8 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )  # fmt: skip
         if settings.redis_url:
             runner = RedisJobRunner(
-                services, settings.redis_url, consumers=settings.max_concurrent_scoring
-            )
+                services, settings.redis_url, consumers=settings.max_concurrent_scoring,
+                prefix=settings.redis_prefix,
+            )  # fmt: skip
             await runner.start()
             services.jobs = runner
         else:

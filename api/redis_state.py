@@ -26,7 +26,7 @@ __all__ = ["KEY_PREFIX", "RedisTokenBuckets", "connect"]
 
 logger = logging.getLogger(__name__)
 
-#: Every key this service writes starts with this (one Redis can serve other apps too).
+#: Default prefix of every key this service writes (``AUDIO_DETECT_REDIS_PREFIX``).
 KEY_PREFIX = "audio-detect:"
 
 # KEYS[1] bucket; ARGV rate (tokens/s), capacity, cost. Returns the wait in seconds
@@ -83,7 +83,10 @@ class RedisTokenBuckets:
         As for the in-memory buckets.
     """
 
-    def __init__(self, url: str, *, default_per_minute: int, burst: int) -> None:
+    def __init__(
+        self, url: str, *, default_per_minute: int, burst: int, prefix: str = KEY_PREFIX
+    ) -> None:
+        self.prefix = prefix
         self.default_per_minute = default_per_minute
         self.burst = burst
         self._redis = connect(url, decode=True)
@@ -102,7 +105,7 @@ class RedisTokenBuckets:
         rate = (per_minute or self.default_per_minute) / 60.0
         capacity = float(per_minute or self.burst)
         try:
-            wait = self._take(keys=[f"{KEY_PREFIX}bucket:{name}"], args=[rate, capacity, cost])
+            wait = self._take(keys=[f"{self.prefix}bucket:{name}"], args=[rate, capacity, cost])
         except Exception as exc:  # redis.exceptions.RedisError and socket errors
             raise unavailable(exc) from exc
         return float(wait)

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         "workers and hosts (`redis://host:6379/0`); unset = in-process (one worker).",
     )
 
+    redis_prefix: str = Field(
+        "audio-detect:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key (one Redis can serve several deployments).",
+    )
+
     # -- server -------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Bind address of `audio-detect serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `audio-detect serve`.")

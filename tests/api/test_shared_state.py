@@ -63,7 +63,8 @@ def _db_url(tmp_path: Path) -> str:
 
 def test_rate_limit_holds_across_workers(make_client, redis_url, tmp_path):
     """Two app instances ("workers") on one Redis: a key gets its limit, not twice it."""
-    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path)}
+    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path),
+              "redis_prefix": f"test-{uuid.uuid4().hex}:"}  # fmt: skip
     a, b = make_client(**common), make_client(**common)
     key = new_key(a, ["analyze", "read"], rate_limit=6)  # 6 per minute, bucket of 6
     codes = [(a if i % 2 == 0 else b).get("/v1/models", headers=auth(key)).status_code
@@ -85,7 +86,8 @@ def test_without_redis_each_worker_has_its_own_limit(make_client, tmp_path):
 def test_async_job_submitted_to_one_worker_is_readable_from_the_other(
     make_client, redis_url, tmp_path, clips
 ):
-    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path)}
+    common = {"redis_url": redis_url, "database_url": _db_url(tmp_path),
+              "redis_prefix": f"test-{uuid.uuid4().hex}:"}  # fmt: skip
     a, b = make_client(**common), make_client(**common)
     key = new_key(a, ["analyze", "read"])
     data = clips["bonafide_8k_hts1a"].read_bytes()
@@ -121,6 +123,7 @@ def test_serve_workers_2_share_limits_and_jobs(redis_url, tiny_gmm_dir, tmp_path
         **os.environ,
         "AUDIO_DETECT_RATE_LIMIT_PER_MINUTE": "10",
         "AUDIO_DETECT_MODELS_DIR": str(tiny_gmm_dir.parent),
+        "AUDIO_DETECT_REDIS_PREFIX": f"test-{uuid.uuid4().hex}:",
     }
     cmd = [
         sys.executable, "-m", "audio_detect", "serve", "--dev", "--workers", "2",
