@@ -22,6 +22,7 @@ Run::
 
     python -m benchmarks.streams                 # ramp 25 50 100 200 400, 30 s calls
     python -m benchmarks.streams --quick         # 2 and 4 streams, 8 s calls
+    python -m benchmarks.streams --workers 1 2   # the ramp for 1 and for 2 worker processes
 """
 
 from __future__ import annotations
@@ -63,9 +64,14 @@ def proc_cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def server_cpu_seconds(server: LocalServer) -> float:
+    """CPU seconds of the serving processes (every worker with ``--workers``)."""
+    return sum(proc_cpu_seconds(pid) for pid in server.worker_pids())
+
+
 def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """One ramp step: ``n`` concurrent calls, plus client/server CPU and memory."""
-    srv0, cli0, t0 = proc_cpu_seconds(server.pid), time.process_time(), time.monotonic()
+    srv0, cli0, t0 = server_cpu_seconds(server), time.process_time(), time.monotonic()
     res = asyncio.run(
         ws_load(
             server.url,
@@ -81,7 +87,7 @@ def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) ->
     res["failures"] = res["failures"][:5]  # a sample is enough
     res |= {
         "passed": res["completed"] == n and p99 is not None and p99 < args.budget_ms,
-        "server_cpu_cores": round((proc_cpu_seconds(server.pid) - srv0) / wall, 2),
+        "server_cpu_cores": round((server_cpu_seconds(server) - srv0) / wall, 2),
         "client_cpu_cores": round((time.process_time() - cli0) / wall, 2),
         "server_rss_mb": round(server.rss_mb(), 1),
         "server_peak_rss_mb": round(server.peak_rss_mb(), 1),
@@ -91,7 +97,7 @@ def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) ->
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
-    """The ramp on one server."""
+    """The ramp on one server per worker count."""
     raise_fd_limit()  # N client sockets here, N in the server (inherits the limit)
     model = model_dir(args.model)
     sources = speech_sources(Path(args.corpus) if args.corpus else None)
@@ -110,8 +116,21 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         "server_settings": settings,
         "steps": [],
     }
+    runs = [_ramp(args, model, audio, settings, workers) for workers in args.workers]
+    doc |= runs[0]  # the first worker count (1 by default) fills the main table
+    doc["by_workers"] = runs
+    doc["cores"] = os.cpu_count()
+    return doc
+
+
+def _ramp(
+    args: argparse.Namespace, model: Any, audio: bytes, settings: dict[str, Any], workers: int
+) -> dict[str, Any]:
+    """The ramp on one server with ``workers`` processes."""
+    doc: dict[str, Any] = {"workers": workers, "steps": []}
+    settings = {**settings, "max_concurrent_scoring": 1} if workers > 1 else settings
     with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
-        server = LocalServer(model.path, Path(tmp), settings=settings)
+        server = LocalServer(model.path, Path(tmp), settings=settings, workers=workers)
         server.start()
         try:
             doc["memory_idle"] = {
@@ -128,7 +147,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                 doc["steps"].append(res)
                 lag = res["verdict_lag"]
                 print(
-                    f"{n} streams: {res['completed']}/{n} completed, lag p50 {lag['p50_ms']} "
+                    f"{workers} worker(s), {n} streams: {res['completed']}/{n} completed, "
+                    f"lag p50 {lag['p50_ms']} "
                     f"p99 {lag['p99_ms']} ms, server {res['server_cpu_cores']} cores, "
                     f"client {res['client_cpu_cores']} cores, "
                     f"{'pass' if res['passed'] else 'FAIL'}",
@@ -175,6 +195,40 @@ def render(doc: dict[str, Any]) -> str:
         if doc.get("ramp_exhausted")
         else ""
     )
+    by_workers = doc.get("by_workers") or []
+    scaling: list[str] = []
+    if len(by_workers) > 1:
+        cores = doc.get("cores") or 1
+        wrows = []
+        for r in by_workers:
+            passed = [x for x in r["steps"] if x["passed"]]
+            best = passed[-1] if passed else None
+            wrows.append(
+                [
+                    r["workers"],
+                    r["max_streams_within_budget"],
+                    round(r["max_streams_within_budget"] / cores, 1),
+                    best["verdict_lag"]["p99_ms"] if best else "",
+                    r["memory_idle"]["rss_mb"],
+                    best["server_peak_rss_mb"] if best else "",
+                ]
+            )
+        scaling = [
+            "",
+            f"By worker processes (`--workers`; one scoring thread each when > 1; {cores} cores):",
+            "",
+            table(
+                [
+                    "workers",
+                    "streams within budget",
+                    "streams per core",
+                    "p99 ms at that N",
+                    "idle RSS MB per worker",
+                    "peak RSS MB per worker at that N",
+                ],
+                wrows,
+            ),
+        ]
     return "\n".join(
         [
             f"Calls of {doc['call_seconds']:g} s, 8 kHz µ-law in 20 ms frames at real time, "
@@ -198,6 +252,7 @@ def render(doc: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
+            *scaling,
         ]
     )
 
@@ -212,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--call-seconds", type=float, help="length of each call (default 30)")
     ap.add_argument("--stagger", type=float, help="spread of call starts, s (default 3)")
     ap.add_argument("--budget-ms", type=float, default=200.0, help="p99 update latency budget")
+    ap.add_argument(
+        "--workers", type=int, nargs="+",
+        help="worker process counts, one ramp each (default 1 2; --quick: 1)",
+    )  # fmt: skip
     ap.add_argument("--keep-going", action="store_true", help="run every step even after a fail")
     ap.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     ap.add_argument("--out", help="JSON path (default benchmarks/results[/quick]/streams.json)")
@@ -220,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args.ramp = sorted(args.ramp or ([2, 4] if q else [25, 50, 100, 200, 400]))
     args.call_seconds = args.call_seconds or (8.0 if q else 30.0)
     args.stagger = args.stagger if args.stagger is not None else (1.0 if q else 3.0)
+    args.workers = args.workers or ([1] if q else [1, 2])
     return emit(NAME, run(args, argv), render, out=args.out, quick=q)
 
 

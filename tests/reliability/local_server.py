@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,12 @@ def proc_status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class LocalServer:
     """A ``uvicorn --factory api.main:create_app`` child process on 127.0.0.1.
 
@@ -60,6 +67,9 @@ class LocalServer:
         ``{"max_audio_seconds": 600}``).
     access_log : bool
         Keep uvicorn's access log (off for load tests).
+    workers : int
+        uvicorn worker processes (``--workers``); with more than one the server listens
+        on a fixed free port and :meth:`start` waits until every worker answers.
     scopes : dict, optional
         Keys to create before start, ``name -> scopes``; default one ``analyze`` key,
         one ``read`` key and one ``both`` key. Full keys are in :attr:`keys`.
@@ -74,6 +84,7 @@ class LocalServer:
         settings: dict[str, Any] | None = None,
         scopes: dict[str, list[str]] | None = None,
         access_log: bool = False,
+        workers: int = 1,
     ) -> None:
         self.model = str(Path(model).resolve()) if Path(model).is_dir() else str(model)
         self.workdir = Path(workdir)
@@ -89,6 +100,7 @@ class LocalServer:
         self.log_path = self.workdir / "server.log"
         self.starts = 0
         self.access_log = access_log
+        self.workers = workers
 
     # -- lifecycle ----------------------------------------------------------------------
     def create_keys(self) -> None:
@@ -132,10 +144,12 @@ class LocalServer:
             "--host",
             "127.0.0.1",
             "--port",
-            "0",
+            "0" if self.workers == 1 else str(_free_port()),
             "--log-level",
             "info",
         ]  # fmt: skip  (the port is announced at info level)
+        if self.workers > 1:  # see audio_detect/cli/serve.py for the health-check timeout
+            cmd += ["--workers", str(self.workers), "--timeout-worker-healthcheck", "60"]
         if not self.access_log:
             cmd.append("--no-access-log")
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child's lifetime
@@ -158,10 +172,15 @@ class LocalServer:
             self.stop()
             raise TimeoutError(f"server did not start within {timeout} s:\n{self.log()}")
         self.url = f"http://127.0.0.1:{port}"
+        seen: set[int] = set()
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
-                    return
+                    if self.workers == 1:
+                        return
+                    seen.add(httpx.get(self.url + "/healthz", timeout=5).json().get("pid"))
+                    if len(self.worker_pids()) >= self.workers and len(seen) >= self.workers:
+                        return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -205,13 +224,25 @@ class LocalServer:
         except OSError:
             return ""
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve: the child, or its workers with ``workers > 1``."""
+        if self.workers == 1:
+            return [self.pid]
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children", encoding="ascii") as fh:
+                kids = [int(x) for x in fh.read().split()]
+        except OSError:
+            return []
+        # uvicorn's multiprocessing may start a resource tracker too: keep the big ones
+        return [k for k in kids if proc_status_kb(k, "VmRSS") > 50 * 1024]
+
     def rss_mb(self) -> float:
-        """Current resident memory of the server."""
-        return proc_status_kb(self.pid, "VmRSS") / 1024
+        """Current resident memory of the server (the largest worker's with workers)."""
+        return max((proc_status_kb(p, "VmRSS") for p in self.worker_pids()), default=0) / 1024
 
     def peak_rss_mb(self) -> float:
-        """Peak resident memory of the server since it started (``VmHWM``)."""
-        return proc_status_kb(self.pid, "VmHWM") / 1024
+        """Peak resident memory since start (``VmHWM``; per worker, the largest)."""
+        return max((proc_status_kb(p, "VmHWM") for p in self.worker_pids()), default=0) / 1024
 
     def open_fds(self) -> int:
         """Open file descriptors of the server."""
