@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def test_health_needs_no_key(app_client):
-    assert app_client.get("/healthz").json() == {"status": "ok"}
+    assert app_client.get("/healthz").json() == {"status": "ok", "pid": os.getpid()}
     ready = app_client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["model"]["name"] == "tiny-gmm"
 
