@@ -18,10 +18,10 @@ Two scoring modes (``StreamingScorer(scoring=...)``):
     Agreement with offline scoring is a stated bound, not bit-equality: the final LLR
     is within 0.5 of ``Detector.score_file`` (``audio-detect score``) on the same audio
     with the same verdict (``tests/test_streaming.py``; measured on 30-60 s calls: 0 to
-    0.055 with the test GMM; with ``whisper-cm-8k``, whose int8 graph quantizes
+    0.055 with the test GMM; with ``whisper-cm-8k`` 2.0.0, whose int8 graph quantizes
     activations per batch so that a window's score depends on the windows batched with
-    it, up to 0.24, almost all of it that batching effect). Rolling verdicts cover the
-    complete windows, not the offline score of the prefix.
+    it, up to 0.12, most of it that batching effect: docs/api.md). Rolling verdicts
+    cover the complete windows, not the offline score of the prefix.
 
 ``exact``
     The behaviour described below: every verdict rescores the whole prefix with the
