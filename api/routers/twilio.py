@@ -183,6 +183,13 @@ async def _feed(services: Services, session: LiveSession, data: bytes, ids: dict
             services.webhooks.fire(
                 services.settings.webhook_url, "call.verdict", score_message("score", update, **ids)
             )
+    # Back-pressure: nothing goes back on a Twilio socket, so a call the server cannot
+    # keep up with is reported by webhook (call.degraded / call.recovered), always.
+    for event in session.take_events():
+        if services.settings.webhook_url:
+            services.webhooks.fire(
+                services.settings.webhook_url, f"call.{event['type']}", {**event, **ids}
+            )
 
 
 async def _pump(
