@@ -9,13 +9,15 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .._io import resample
 from . import Generator, Item, PlanContext, get_generator, register, spoof_item
 
-__all__ = ["CopySynthesisGenerator", "render_source"]
+__all__ = ["CopySynthesisGenerator", "plan_copies", "render_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,62 @@ def render_source(item: Item, *, seed: int) -> tuple[np.ndarray, int]:
     if sr > 16000:
         y, sr = resample(y, sr, 16000), 16000
     return np.asarray(y, dtype=np.float64), sr
+
+
+def plan_copies(
+    ctx: PlanContext,
+    *,
+    generator: str,
+    family: str,
+    system: str | Callable[[int], str],
+    split: str,
+    budget: float,
+    rng_key: str,
+    repeat: int = 1,
+    native_sr: int | None = None,
+    extra_params: Callable[[int], dict[str, Any]] | None = None,
+) -> list[Item]:
+    """Spoof items that transform bona fide items of ``split`` (copy-synthesis, codecs...).
+
+    Sources are drawn in a seeded order (``ctx.rng(rng_key)``), each at most ``repeat``
+    times, until about ``budget`` seconds are planned. Item ``k`` is named
+    ``<system>_<k>``, keeps its source's speaker, language and text, and carries the
+    source item in ``params['source']`` (plus ``extra_params(k)``). ``system`` may be a
+    function of ``k`` (one generator setting per item, e.g. a codec's bitrate);
+    ``native_sr`` defaults to the source's rate capped at 16 kHz.
+    """
+    pool = ctx.bonafide_pool(split, max_seconds=16.0)
+    name_of = system if callable(system) else (lambda _k: system)
+    if not pool:
+        logger.info("%s: no bona fide source in %s; skipped", name_of(0), split)
+        return []
+    order = ctx.rng(rng_key).permutation(len(pool))
+    items: list[Item] = []
+    acc = 0.0
+    for k in range(len(pool) * repeat):
+        if acc >= budget:
+            break
+        src = pool[int(order[k % len(pool)])]
+        acc += src.est_seconds
+        sys_k = name_of(k)
+        params = {"source": dataclasses.asdict(src), **(extra_params(k) if extra_params else {})}
+        items.append(
+            spoof_item(
+                item_id=f"{sys_k}_{k:05d}",
+                generator=generator,
+                system=sys_k,
+                family=family,
+                source=f"{generator}<-{src.source}",
+                speaker=src.speaker,
+                language=src.language,
+                text=src.text,
+                split=split,
+                params=params,
+                native_sr=native_sr if native_sr is not None else min(src.native_sr, 16000),
+                est_seconds=src.est_seconds,
+            )
+        )
+    return items
 
 
 def world_analyse(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,36 +205,16 @@ class CopySynthesisGenerator(Generator):
         total_w = sum(v[1] for v in systems.values())
         items: list[Item] = []
         for system, (_fn, weight, _) in systems.items():
-            split = ctx.system_split(system, self.family)
-            pool = ctx.bonafide_pool(split, max_seconds=16.0)
-            if not pool:
-                logger.info("%s: no bona fide source in %s; skipped", system, split)
-                continue
-            rng = ctx.rng(f"copysynth:{system}")
-            budget = 30.0 if ctx.smoke else hours * 3600 * weight / total_w
-            order = rng.permutation(len(pool))
-            acc = 0.0
-            for k in range(len(pool) * 3):
-                if acc >= budget:
-                    break
-                src = pool[int(order[k % len(pool)])]
-                acc += src.est_seconds
-                items.append(
-                    spoof_item(
-                        item_id=f"{system}_{k:05d}",
-                        generator=self.name,
-                        system=system,
-                        family=self.family,
-                        source=f"{self.name}<-{src.source}",
-                        speaker=src.speaker,
-                        language=src.language,
-                        text=src.text,
-                        split=split,
-                        params={"source": dataclasses.asdict(src)},
-                        native_sr=min(src.native_sr, 16000),
-                        est_seconds=src.est_seconds,
-                    )
-                )
+            items += plan_copies(
+                ctx,
+                generator=self.name,
+                family=self.family,
+                system=system,
+                split=ctx.system_split(system, self.family),
+                budget=30.0 if ctx.smoke else hours * 3600 * weight / total_w,
+                rng_key=f"copysynth:{system}",
+                repeat=3,
+            )
         return items
 
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:

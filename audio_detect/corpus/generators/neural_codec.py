@@ -20,8 +20,8 @@ import numpy as np
 
 from ...constants import BONAFIDE_NAME
 from ..codec import CODEC_SR, CodecConfig, load_codec, resynthesise, save_codec, train_codec
-from . import Generator, Item, PlanContext, get_generator, register, spoof_item
-from .copysynth import render_source
+from . import Generator, Item, PlanContext, get_generator, register
+from .copysynth import plan_copies, render_source
 
 __all__ = ["CODECS", "NeuralCodecGenerator"]
 
@@ -146,39 +146,20 @@ class NeuralCodecGenerator(Generator):
             if not (self.codec_dir / cfg.name / "codec.json").is_file():
                 logger.info("neural_codec: %s not trained yet; not planned", cfg.name)
                 continue
-            pool = ctx.bonafide_pool(split, max_seconds=16.0)
-            if not pool:
-                continue
-            rng = ctx.rng(f"{self.name}:{cfg.name}")
-            budget = 15.0 if ctx.smoke else hours * 3600 * share
-            order = rng.permutation(len(pool))
-            acc = 0.0
-            for k in range(len(pool)):
-                if acc >= budget:
-                    break
-                src = pool[int(order[k])]
-                acc += src.est_seconds
-                n_q = int(cfg.bitrates_q[k % len(cfg.bitrates_q)])
-                items.append(
-                    spoof_item(
-                        item_id=f"{_system(cfg, n_q)}_{k:05d}",
-                        generator=self.name,
-                        system=_system(cfg, n_q),
-                        family=self.family,
-                        source=f"{self.name}<-{src.source}",
-                        speaker=src.speaker,
-                        language=src.language,
-                        text=src.text,
-                        split=split,
-                        params={
-                            "source": dataclasses.asdict(src),
-                            "codec_dir": str((self.codec_dir / cfg.name).resolve()),
-                            "n_q": n_q,
-                        },
-                        native_sr=CODEC_SR,
-                        est_seconds=src.est_seconds,
-                    )
-                )
+            assert self.codec_dir is not None
+            codec_dir = str((self.codec_dir / cfg.name).resolve())
+            qs = cfg.bitrates_q
+            items += plan_copies(
+                ctx,
+                generator=self.name,
+                family=self.family,
+                system=lambda k, cfg=cfg, qs=qs: _system(cfg, qs[k % len(qs)]),
+                split=split,
+                budget=15.0 if ctx.smoke else hours * 3600 * share,
+                rng_key=f"{self.name}:{cfg.name}",
+                native_sr=CODEC_SR,
+                extra_params=lambda k, d=codec_dir, qs=qs: {"codec_dir": d, "n_q": qs[k % len(qs)]},
+            )
         return items
 
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:

@@ -22,7 +22,6 @@ All three take the standard HiFi-GAN analysis: 22.05 kHz, 80 mel bands up to 8 k
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 import json
@@ -34,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import resample
-from . import Generator, Item, PlanContext, register, spoof_item
-from .copysynth import render_source
+from . import Generator, Item, PlanContext, register
+from .copysynth import plan_copies, render_source
 
 __all__ = ["HIFIGAN_SR", "NeuralVocoderGenerator", "hifigan_log_mel"]
 
@@ -223,36 +222,16 @@ class NeuralVocoderGenerator(Generator):
         total_w = sum(v.weight for v in active) or 1.0
         items: list[Item] = []
         for v in active:
-            split = ctx.system_split(v.system, self.family)
-            pool = ctx.bonafide_pool(split, max_seconds=16.0)
-            if not pool:
-                logger.info("%s: no bona fide source in %s; skipped", v.system, split)
-                continue
-            rng = ctx.rng(f"{self.name}:{v.system}")
-            budget = 20.0 if ctx.smoke else hours * 3600 * v.weight / total_w
-            order = rng.permutation(len(pool))
-            acc = 0.0
-            for k in range(len(pool)):
-                if acc >= budget:
-                    break
-                src = pool[int(order[k])]
-                acc += src.est_seconds
-                items.append(
-                    spoof_item(
-                        item_id=f"{v.system}_{k:05d}",
-                        generator=self.name,
-                        system=v.system,
-                        family=self.family,
-                        source=f"{self.name}<-{src.source}",
-                        speaker=src.speaker,
-                        language=src.language,
-                        text=src.text,
-                        split=split,
-                        params={"source": dataclasses.asdict(src)},
-                        native_sr=HIFIGAN_SR,
-                        est_seconds=src.est_seconds,
-                    )
-                )
+            items += plan_copies(
+                ctx,
+                generator=self.name,
+                family=self.family,
+                system=v.system,
+                split=ctx.system_split(v.system, self.family),
+                budget=20.0 if ctx.smoke else hours * 3600 * v.weight / total_w,
+                rng_key=f"{self.name}:{v.system}",
+                native_sr=HIFIGAN_SR,
+            )
         return items
 
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
