@@ -67,8 +67,28 @@ class JobRunner:
         self, item: AnalysisInput, *, principal: Principal, request_id: str | None
     ) -> str:
         """Create a job and start it; return its id (503 when too many are pending)."""
+        job_id = await self._create(
+            item, principal=principal, request_id=request_id, pending=self.pending
+        )
+        task = asyncio.get_running_loop().create_task(
+            self._run(job_id, item, principal=principal, request_id=request_id)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job_id
+
+    async def _create(
+        self,
+        item: AnalysisInput,
+        *,
+        principal: Principal,
+        request_id: str | None,
+        pending: int,
+    ) -> str:
+        """Admit a job (503 when ``pending`` jobs fill the limit), check its callback URL and
+        record it as pending in the audit store; return its id."""
         s = self.services
-        if self.pending >= s.settings.max_jobs:
+        if pending >= s.settings.max_jobs:
             s.metrics.rejected.labels("jobs_full").inc()
             raise ApiError(503, "overloaded", "Too many analysis jobs pending.", retry_after=5)
         callback = item.params.callback_url
@@ -80,11 +100,6 @@ class JobRunner:
             call_id=item.params.call_id, callback_url=callback,
             callback_status="pending" if callback else None,
         )  # fmt: skip
-        task = asyncio.get_running_loop().create_task(
-            self._run(job_id, item, principal=principal, request_id=request_id)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return job_id
 
     async def _run(
@@ -186,18 +201,9 @@ class RedisJobRunner(JobRunner):
             queued = await self._redis.llen(self._queue)
         except Exception as exc:
             raise unavailable(exc) from exc
-        if queued >= s.settings.max_jobs:
-            s.metrics.rejected.labels("jobs_full").inc()
-            raise ApiError(503, "overloaded", "Too many analysis jobs pending.", retry_after=5)
-        callback = item.params.callback_url
-        if callback:
-            check_callback_url(callback, s.settings.callback_allowed_hosts)
-        job_id = uuid.uuid4().hex
-        await run_in_threadpool(
-            s.store.add_job, job_id, api_key_id=principal.key_id, request_id=request_id,
-            call_id=item.params.call_id, callback_url=callback,
-            callback_status="pending" if callback else None,
-        )  # fmt: skip
+        job_id = await self._create(
+            item, principal=principal, request_id=request_id, pending=queued
+        )
         fields = {
             "data": item.data,
             "content_type": item.content_type,

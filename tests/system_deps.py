@@ -11,7 +11,6 @@ Keep this table in step with the README's "Tests and the Debian packages" sectio
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
@@ -22,16 +21,11 @@ from pathlib import Path
 __all__ = ["SYSTEM_DEPS", "SystemDep", "chromium_path", "missing_reason", "torch_pair_error"]
 
 
-@functools.cache
 def _sox_has_gsm() -> bool:
-    exe = shutil.which("sox")
-    if exe is None:
-        return False
-    try:
-        out = subprocess.run([exe, "-h"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return " gsm " in out
+    """Whether the library's own GSM 06.10 channel can run (sox built with GSM)."""
+    from audio_detect.audio.channel import CHANNEL_CONDITIONS
+
+    return CHANNEL_CONDITIONS["tel_gsm"].available()
 
 
 def chromium_path() -> str | None:
