@@ -1,6 +1,13 @@
-"""Build hook: ship the repository's models/ inside the wheel (issue #18).
+"""Build hook: the package list, and the repository's models/ inside the wheel (issue #18).
 
-Everything else about the build is in pyproject.toml. A wheel carries the shipped
+Everything else about the build is in pyproject.toml.
+
+Packages: the library ``audio_detect`` (``audio_detect/``) and the service, installed and
+imported as ``audio_detect_service`` from the source directory ``api/`` (the mapping is
+``[tool.setuptools.package-dir]`` in pyproject.toml). No package named ``api`` is
+installed.
+
+Models: A wheel carries the shipped
 model directories as package data under ``audio_detect/_models``: for each directory
 of ``models/`` holding a ``manifest.json``, the manifest and exactly the files it pins
 (by sha256), plus ``models/DEFAULT``. ``audio_detect.registry.models_root`` finds them
@@ -15,12 +22,21 @@ import json
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / "models"
 PACKAGED = Path("audio_detect") / "_models"
+#: Import name of the service package and its source directory (pyproject.toml maps them).
+SERVICE, SERVICE_DIR = "audio_detect_service", "api"
+
+
+def packages() -> list[str]:
+    """``audio_detect`` and its subpackages, then ``audio_detect_service`` and its own."""
+    lib = find_packages(where=str(HERE), include=["audio_detect", "audio_detect.*"])
+    service = find_packages(where=str(HERE / SERVICE_DIR))
+    return [*lib, SERVICE, *(f"{SERVICE}.{name}" for name in service)]
 
 
 def model_files(models: Path = MODELS) -> list[Path]:
@@ -50,4 +66,4 @@ class BuildPyWithModels(build_py):
             shutil.copyfile(MODELS / rel, dest)
 
 
-setup(cmdclass={"build_py": BuildPyWithModels})
+setup(packages=packages(), cmdclass={"build_py": BuildPyWithModels})

@@ -2,7 +2,7 @@
 
 The lifespan loads the detector once (model from the settings: a name, a path, or the
 default model), opens the audit store and runs its migrations, then serves. Run it
-with ``audio-detect serve`` or ``uvicorn --factory api.main:create_app``.
+with ``audio-detect serve`` or ``uvicorn --factory audio_detect_service.main:create_app``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from audio_detect.registry import load_model_dir
 from .errors import install_error_handlers
 from .jobs import JobRunner, RedisJobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
-from .metrics import Metrics, RequestContextMiddleware
 from .redis_state import RedisTokenBuckets
 from .routers import analyze, apidocs, calls, console, health, models, stream, twilio
 from .security import TokenBuckets, install_log_redaction
 from .services import Services
 from .settings import Settings
 from .store import Store
+from .telemetry import Metrics, RequestContextMiddleware
 from .webhooks import WebhookSender
 
 __all__ = ["create_app"]

@@ -1,15 +1,16 @@
 """State shared by service processes and hosts through Redis (``AUDIO_DETECT_REDIS_URL``).
 
-With one process the in-memory :class:`~api.security.TokenBuckets` and the in-process job
-runner are the defaults. With ``audio-detect serve --workers N`` or several hosts, set
-``AUDIO_DETECT_REDIS_URL`` and every process uses:
+With one process the in-memory :class:`~audio_detect_service.security.TokenBuckets` and
+the in-process job runner are the defaults. With ``audio-detect serve --workers N`` or
+several hosts, set ``AUDIO_DETECT_REDIS_URL`` and every process uses:
 
 * :class:`RedisTokenBuckets`: the per-key token buckets, kept in Redis and updated by one
   Lua script (atomic; Redis's clock, so hosts need not agree on the time), so a key's
   rate limit holds across processes and hosts;
-* the Redis job queue (:class:`api.jobs.RedisJobRunner`): an async job is queued in Redis
-  and run by whichever process takes it first; its state is in the audit store (shared
-  PostgreSQL, or SQLite on one host), so ``GET /v1/jobs/{id}`` answers from any process.
+* the Redis job queue (:class:`audio_detect_service.jobs.RedisJobRunner`): an async job
+  is queued in Redis and run by whichever process takes it first; its state is in the
+  audit store (shared PostgreSQL, or SQLite on one host), so ``GET /v1/jobs/{id}``
+  answers from any process.
 
 ``redis`` (the Python client) is in the ``api`` extra and imported only when a Redis URL
 is set.
@@ -73,7 +74,7 @@ def unavailable(exc: Exception) -> ApiError:
 
 
 class RedisTokenBuckets:
-    """Per-key token buckets in Redis; the interface of :class:`api.security.TokenBuckets`.
+    """Per-key token buckets in Redis; the interface of :class:`.security.TokenBuckets`.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 :class:`Services` holds the settings, the loaded :class:`Detector`, the audit store,
 the scoring pool, metrics, rate limiter, job runner, webhook sender and the registry
-of live calls. Routers reach it through :mod:`api.deps`.
+of live calls. Routers reach it through :mod:`audio_detect_service.deps`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from audio_detect.detector import Decision, Detector
 from audio_detect.exceptions import ParameterError
 
 from .limits import ScoringPool
-from .metrics import Metrics
 from .redis_state import RedisTokenBuckets
 from .schemas import AnalyzeParams
 from .security import KeyUsage, Principal, TokenBuckets
 from .settings import Settings
 from .store import Store
 from .store.tables import utcnow
+from .telemetry import Metrics
 from .webhooks import WebhookSender
 
 __all__ = ["LiveCall", "Services", "decision_payload", "thresholds_from"]
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
-    """What the service needs of :class:`api.jobs.JobRunner` (not imported here: the job
+    """What the service needs of :class:`.jobs.JobRunner` (not imported here: the job
     runner builds on this module, so this module must not import it)."""
 
     @property

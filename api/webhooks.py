@@ -15,8 +15,8 @@ import httpx
 
 from audio_detect.exceptions import ParameterError
 
-from .metrics import Metrics
 from .settings import Settings
+from .telemetry import Metrics
 
 __all__ = ["WebhookSender", "check_callback_url", "sign"]
 

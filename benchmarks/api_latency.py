@@ -57,7 +57,7 @@ LIMIT_SETTINGS = (
 
 def server_settings(overrides: dict[str, Any]) -> dict[str, Any]:
     """The service's limits as this run configures them (defaults + overrides)."""
-    from api.settings import Settings
+    from audio_detect_service.settings import Settings
 
     out = {k: Settings.model_fields[k].default for k in LIMIT_SETTINGS}
     return out | overrides

@@ -29,10 +29,10 @@ from typing import Any
 
 import atheris
 
-with atheris.instrument_imports(include=["api", "audio_detect"]):
+with atheris.instrument_imports(include=["audio_detect_service", "audio_detect"]):
     import numpy as np
+    from audio_detect_service.live import ChunkReorderer
 
-    from api.live import ChunkReorderer
     from audio_detect.exceptions import AudioDetectError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,11 +46,10 @@ _ODD = [0, 1, -1, 2**31, 2**63, 10**12, 1e308, "Infinity", "7", "x", None, [], {
 def app() -> dict[str, Any]:
     """A started app (tiny limits) and an API key, built once."""
     if not _APP:
+        from audio_detect_service.main import create_app
+        from audio_detect_service.security import create_key
+        from audio_detect_service.settings import Settings
         from fastapi.testclient import TestClient
-
-        from api.main import create_app
-        from api.security import create_key
-        from api.settings import Settings
 
         tmp = tempfile.mkdtemp(prefix="fuzz-stream-")
         settings = Settings(

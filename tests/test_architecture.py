@@ -4,9 +4,9 @@ Two independent checks:
 
 * the import-linter contracts in ``.importlinter`` (layers, library-without-service,
   acyclic siblings), run with ``lint-imports`` from the dev extra;
-* a dependency-free scan of every ``import`` statement of ``audio_detect`` and ``api``
-  (module level, inside functions, under ``TYPE_CHECKING``) that fails on any cycle
-  between modules.
+* a dependency-free scan of every ``import`` statement of ``audio_detect`` and
+  ``audio_detect_service`` (source directory ``api/``; module level, inside functions,
+  under ``TYPE_CHECKING``) that fails on any cycle between modules.
 
 Each check is also run on a two-module package with a cycle, to show it would fail.
 """
@@ -17,22 +17,24 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("audio_detect", "api")
+#: Import name -> source directory (the service installs as audio_detect_service from api/).
+PACKAGES = {"audio_detect": "audio_detect", "audio_detect_service": "api"}
 
 
 # --------------------------------------------------------------------------- AST scan
 
 
-def _modules(root: Path, packages: tuple[str, ...]) -> dict[str, tuple[Path, bool]]:
+def _modules(root: Path, packages: Mapping[str, str]) -> dict[str, tuple[Path, bool]]:
     out = {}
-    for pkg in packages:
-        for path in sorted((root / pkg).rglob("*.py")):
-            parts = list(path.relative_to(root).with_suffix("").parts)
+    for pkg, src in packages.items():
+        for path in sorted((root / src).rglob("*.py")):
+            parts = [pkg, *path.relative_to(root / src).with_suffix("").parts]
             is_pkg = parts[-1] == "__init__"
             if is_pkg:
                 parts = parts[:-1]
@@ -53,7 +55,7 @@ def _targets(module: str, is_pkg: bool, node: ast.Import | ast.ImportFrom) -> li
     return [target, *(f"{target}.{a.name}" for a in node.names)]
 
 
-def import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+def import_graph(root: Path, packages: Mapping[str, str]) -> dict[str, set[str]]:
     """Module -> modules of ``packages`` it imports anywhere in its source."""
     mods = _modules(root, packages)
     graph: dict[str, set[str]] = {m: set() for m in mods}
@@ -126,9 +128,21 @@ def test_no_import_cycles_between_modules() -> None:
     assert cycles(graph) == []
 
 
+def test_no_module_imports_the_service_by_its_directory_name() -> None:
+    """The service is ``audio_detect_service`` (source ``api/``): ``import api`` is a bug."""
+    offenders = []
+    for name, (path, is_pkg) in _modules(REPO, PACKAGES).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for target in _targets(name, is_pkg, node):
+                    if target == "api" or target.startswith("api."):
+                        offenders.append(f"{name}: {target}")
+    assert offenders == []
+
+
 def test_the_cycle_scan_catches_a_cycle(tmp_path: Path) -> None:
     root = _cyclic_package(tmp_path)
-    assert cycles(import_graph(root, ("cyc",))) == [["cyc.a", "cyc.b"]]
+    assert cycles(import_graph(root, {"cyc": "cyc"})) == [["cyc.a", "cyc.b"]]
 
 
 # --------------------------------------------------------------------------- import-linter

@@ -7,7 +7,8 @@ environment's installed dependencies (a ``.pth`` line, not ``--system-site-packa
 the dependencies live in this venv, not in the base interpreter), then, from a
 directory outside the checkout and with no ``AUDIO_DETECT_*`` variable set:
 
-* ``audio_detect`` and ``api`` are imported from the new venv, not the source tree;
+* ``audio_detect`` and ``audio_detect_service`` (the service, source directory ``api/``)
+  are imported from the new venv, not the source tree, and no package ``api`` exists;
 * the default model is found in the wheel (``audio_detect/_models``) and verified;
 * ``audio-detect score <fixture> --json`` scores a clip with it;
 * the service app starts and ``POST /v1/analyze`` answers with the default model;
@@ -102,8 +103,14 @@ def test_wheel_ships_the_models_it_pins(wheel: Path) -> None:
     manifest = json.loads((REPO / "models" / default / "manifest.json").read_text())
     for fname in ["manifest.json", *manifest["files"]]:
         assert f"audio_detect/_models/{default}/{fname}" in names
-    assert "api/main.py" in names and "audio_detect/spec.py" in names
-    assert not any(n.startswith(("tests/", "models/")) for n in names)
+    assert "audio_detect_service/main.py" in names and "audio_detect/spec.py" in names
+    assert "audio_detect_service/static/console/index.html" in names
+    assert "audio_detect_service/store/migrations/script.py.mako" in names
+    assert not any(n.startswith(("tests/", "models/", "api/")) for n in names)
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[audio_detect.commands]" in text
+    assert "serve = audio_detect_service.cli.serve:serve" in text
 
 
 def test_installed_wheel_scores_and_serves_with_the_default_model(
@@ -113,15 +120,18 @@ def test_installed_wheel_scores_and_serves_with_the_default_model(
     env = _clean_env()
     probe = _run(
         [py, "-c",
-         "import json, audio_detect, api\n"
+         "import importlib.util, json, audio_detect, audio_detect_service\n"
          "from audio_detect.registry import models_root, load_model_dir\n"
          "m = load_model_dir()\n"
-         "print(json.dumps({'lib': audio_detect.__file__, 'api': api.__file__,\n"
+         "print(json.dumps({'lib': audio_detect.__file__,\n"
+         "                  'api': audio_detect_service.__file__,\n"
+         "                  'no_api': importlib.util.find_spec('api') is None,\n"
          "                  'root': str(models_root()), 'model': m.name}))\n"],
         cwd=tmp_path, env=env,
     )  # fmt: skip
     info = json.loads(probe.stdout.strip().splitlines()[-1])
     assert info["lib"].startswith(str(venv)) and info["api"].startswith(str(venv))
+    assert info["no_api"], "the wheel must not install a top-level package named api"
     assert info["root"].startswith(str(venv)) and info["root"].endswith("_models")
     default = (REPO / "models" / "DEFAULT").read_text().strip()
     assert info["model"] == default
@@ -135,13 +145,17 @@ def test_installed_wheel_scores_and_serves_with_the_default_model(
     result = body[0] if isinstance(body, list) else body
     assert result["model"]["name"] == default
     assert result["verdict"] in ("bonafide", "spoof", "not_enough_speech")
+    # The service's commands come from the wheel's audio_detect.commands entry points.
+    helped = _run([str(venv / "bin" / "audio-detect"), "serve", "--help"], cwd=tmp_path,
+                  env=env | {"COLUMNS": "160"})  # fmt: skip
+    assert "--workers" in helped.stdout and "Example: audio-detect serve" in helped.stdout
 
     served = _run(
         [py, "-c",
          "import json, sys\n"
          "from fastapi.testclient import TestClient\n"
-         "from api.main import create_app\n"
-         "from api.settings import Settings\n"
+         "from audio_detect_service.main import create_app\n"
+         "from audio_detect_service.settings import Settings\n"
          "s = Settings(_env_file=None, dev_mode=True, database_url='sqlite:///' + sys.argv[2])\n"
          "with TestClient(create_app(s), client=('127.0.0.1', 5000)) as c:\n"
          "    r = c.post('/v1/analyze', files={'file': open(sys.argv[1], 'rb')})\n"

@@ -64,7 +64,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Audit of key use (migration 0002): last authenticated use and number of uses,
-    #: written at most once a minute per key (see :class:`api.security.KeyUsage`).
+    #: written at most once a minute per key (see :class:`audio_detect_service.security.KeyUsage`).
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     use_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

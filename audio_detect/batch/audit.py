@@ -1,14 +1,14 @@
 """Optional copy of batch rows into the API's audit store (``--audit-db URL``).
 
 The Parquet shards are the record of a batch job; the audit store
-(:class:`api.store.Store`, the ``api`` extra) lets analysts find the same decisions in
-the API console. Each scored row becomes one decision of ``kind="batch"`` whose
+(:class:`audio_detect_service.store.Store`, the ``api`` extra) lets analysts find the same
+decisions in the API console. Each scored row becomes one decision of ``kind="batch"`` whose
 ``request_id`` is ``batch:<run id>``, ``call_id`` the file name without extension and
 ``client`` holds the full path and the worker. Rows with an error stay in Parquet only
 (a decision needs a verdict).
 
-When ``api.store`` cannot be imported, the store cannot be opened or migrated, or it
-fails mid-job, the job goes on without it and says so in a warning: the audit copy
+When ``audio_detect_service.store`` cannot be imported, the store cannot be opened or
+migrated, or it fails mid-job, the job goes on without it and says so in a warning: the audit copy
 never aborts a batch job.
 """
 
@@ -24,7 +24,7 @@ __all__ = ["AuditSink", "AuditWriter", "StoreSink", "decision_from_row", "open_a
 
 logger = logging.getLogger(__name__)
 
-_STORE_MODULE = "api.store"
+_STORE_MODULE = "audio_detect_service.store"
 _CALL_ID_MAX = 128
 
 
@@ -74,7 +74,7 @@ def decision_from_row(
 
 
 class StoreSink:
-    """Writes scored rows to an ``api.store.Store`` (one decision per row)."""
+    """Writes scored rows to an ``audio_detect_service.store.Store`` (one decision per row)."""
 
     def __init__(self, store: Any, *, thresholds: Mapping[str, float], run_id: str) -> None:
         self.store = store

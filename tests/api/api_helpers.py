@@ -19,7 +19,7 @@ LOCAL = ("127.0.0.1", 50000)
 
 def new_key(client: Any, scopes: list[str], rate_limit: int | None = None) -> str:
     """Create a key in the running app's store; return the full key."""
-    from api.security import create_key
+    from audio_detect_service.security import create_key
 
     store = client.app.state.services.store
     _, key = create_key(store, name=f"test-{uuid.uuid4().hex[:6]}", scopes=scopes,

@@ -9,9 +9,8 @@ import time
 
 import pytest
 from api_helpers import LOCAL, auth, new_key
-
-from api.limits import ScoringPool
-from api.security import TokenBuckets, create_key, parse_key, verify_key
+from audio_detect_service.limits import ScoringPool
+from audio_detect_service.security import TokenBuckets, create_key, parse_key, verify_key
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import typer
+from audio_detect_service.cli.audit import audit_app, parse_when
+from audio_detect_service.cli.keys import keys_app
+from audio_detect_service.cli.serve import serve
+from audio_detect_service.security import verify_key
+from audio_detect_service.store import Store
 from typer.testing import CliRunner
-
-from api.security import verify_key
-from api.store import Store
-from audio_detect.cli.audit import audit_app, parse_when
-from audio_detect.cli.keys import keys_app
-from audio_detect.cli.serve import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

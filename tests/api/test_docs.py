@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.main import create_app
-from api.settings import Settings
+from audio_detect_service.main import create_app
+from audio_detect_service.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

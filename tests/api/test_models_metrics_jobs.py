@@ -8,8 +8,7 @@ import time
 
 import pytest
 from api_helpers import auth, new_key
-
-from api.webhooks import sign
+from audio_detect_service.webhooks import sign
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -8,11 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 from api_helpers import auth
+from audio_detect_service.main import create_app
+from audio_detect_service.routers.apidocs import SWAGGER_DIR
+from audio_detect_service.settings import Settings
 from fastapi.testclient import TestClient
-
-from api.main import create_app
-from api.routers.apidocs import SWAGGER_DIR
-from api.settings import Settings
 
 
 class _Refs(HTMLParser):

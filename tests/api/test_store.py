@@ -11,10 +11,9 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import postgres_url
-
-from api.security import create_key, verify_key
-from api.store import Store
-from api.store.tables import utcnow
+from audio_detect_service.security import create_key, verify_key
+from audio_detect_service.store import Store
+from audio_detect_service.store.tables import utcnow
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -86,7 +85,7 @@ def test_keys(store):
 def test_decisions_roundtrip_query_and_purge(store):
     old = store.add_decision(_record(call_id="old"))
     with store.session() as s, s.begin():
-        from api.store.tables import DecisionRecord
+        from audio_detect_service.store.tables import DecisionRecord
 
         s.get(DecisionRecord, old).created_at = utcnow() - timedelta(days=40)
     ids = [store.add_decision(_record(call_id="c1", request_id=f"r{i}")) for i in range(3)]

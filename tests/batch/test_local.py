@@ -201,7 +201,7 @@ def test_shard_writes_are_atomic(tmp_path, monkeypatch) -> None:
 
 def test_audit_store_is_optional(fixture_audio, tiny_gmm_dir, tmp_path, monkeypatch) -> None:
     src = [str(p) for p in fixture_audio.values()]
-    monkeypatch.setitem(sys.modules, "api.store", None)  # not importable
+    monkeypatch.setitem(sys.modules, "audio_detect_service.store", None)  # not importable
     summary = run_batch(src, out=tmp_path / "a", model=tiny_gmm_dir, workers=1, audit_db="x://")
     assert summary.scored == 4 and summary.audit_rows == 0
 
@@ -218,7 +218,8 @@ def test_audit_store_is_optional(fixture_audio, tiny_gmm_dir, tmp_path, monkeypa
         def close(self) -> None:
             self.closed = True
 
-    monkeypatch.setitem(sys.modules, "api.store", types.SimpleNamespace(Store=BrokenStore))
+    broken = types.SimpleNamespace(Store=BrokenStore)
+    monkeypatch.setitem(sys.modules, "audio_detect_service.store", broken)
     summary = run_batch(src, out=tmp_path / "b", model=tiny_gmm_dir, workers=1, audit_db="x://")
     assert summary.scored == 4 and "db down" in summary.audit_error
 
@@ -226,7 +227,7 @@ def test_audit_store_is_optional(fixture_audio, tiny_gmm_dir, tmp_path, monkeypa
 def test_audit_store_gets_one_decision_per_scored_file(
     fixture_audio, tiny_gmm_dir, tmp_path
 ) -> None:
-    store_mod = pytest.importorskip("api.store")
+    store_mod = pytest.importorskip("audio_detect_service.store")
     if not hasattr(store_mod, "Store"):
         pytest.skip("api.store has no Store")
     src = [str(p) for p in fixture_audio.values()] + [str(tmp_path / "missing.wav")]

@@ -95,7 +95,7 @@ def console_model(
 def serve(settings: Any) -> Iterator[str]:
     """Run ``create_app(settings)`` with uvicorn in a thread on a free loopback port."""
     uvicorn = pytest.importorskip("uvicorn")
-    from api.main import create_app
+    from audio_detect_service.main import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -118,7 +118,7 @@ def serve(settings: Any) -> Iterator[str]:
 
 
 def _settings(model: Path, db: Path, **overrides: Any) -> Any:
-    from api.settings import Settings
+    from audio_detect_service.settings import Settings
 
     return Settings(_env_file=None, model=str(model), models_dir=model.parent,
                     database_url=f"sqlite:///{db}", rate_limit_per_minute=10_000,
@@ -138,8 +138,8 @@ def keyed_server(
     console_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """The service with API keys required; yields its base URL and a full key."""
-    from api.security import create_key
-    from api.store import Store
+    from audio_detect_service.security import create_key
+    from audio_detect_service.store import Store
 
     db = tmp_path_factory.mktemp("e2e-keyed") / "audit.db"
     store = Store(f"sqlite:///{db}")

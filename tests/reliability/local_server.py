@@ -51,7 +51,7 @@ def _free_port() -> int:
 
 
 class LocalServer:
-    """A ``uvicorn --factory api.main:create_app`` child process on 127.0.0.1.
+    """A ``uvicorn --factory audio_detect_service.main:create_app`` child process on 127.0.0.1.
 
     Parameters
     ----------
@@ -105,8 +105,8 @@ class LocalServer:
     # -- lifecycle ----------------------------------------------------------------------
     def create_keys(self) -> None:
         """Migrate the store and create the API keys (before the first start)."""
-        from api.security import create_key
-        from api.store import Store
+        from audio_detect_service.security import create_key
+        from audio_detect_service.store import Store
 
         store = Store(self.database_url)
         try:
@@ -140,7 +140,7 @@ class LocalServer:
             "-m",
             "uvicorn",
             "--factory",
-            "api.main:create_app",
+            "audio_detect_service.main:create_app",
             "--host",
             "127.0.0.1",
             "--port",

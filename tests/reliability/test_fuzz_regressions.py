@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from audio_detect_service.live import MAX_GAP_BYTES, ChunkReorderer
+from audio_detect_service.main import create_app
+from audio_detect_service.security import create_key
+from audio_detect_service.settings import Settings
 from fastapi.testclient import TestClient
 
-from api.live import MAX_GAP_BYTES, ChunkReorderer
-from api.main import create_app
-from api.security import create_key
-from api.settings import Settings
 from audio_detect.audio.io import RawFormat, load_audio
 from audio_detect.exceptions import AudioTooLongError, AudioTooShortError
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from audio_detect_service.main import create_app
+from audio_detect_service.security import create_key
+from audio_detect_service.settings import Settings
 from fastapi.testclient import TestClient
 from local_server import LocalServer
-
-from api.main import create_app
-from api.security import create_key
-from api.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from audio_detect_service import security
+from audio_detect_service.main import create_app
+from audio_detect_service.security import create_key, verify_key
+from audio_detect_service.settings import Settings
+from audio_detect_service.store import Store
 from fastapi.testclient import TestClient
 
-from api import security
-from api.main import create_app
-from api.security import create_key, verify_key
-from api.settings import Settings
-from api.store import Store
 from audio_detect.exceptions import IncompatibleModelError, ModelIntegrityError
 from audio_detect.registry import load_model_dir
 

@@ -1,6 +1,6 @@
 """Alembic environment of the audit store.
 
-Run by :func:`api.store.migrate.upgrade` with an open connection in
+Run by :func:`audio_detect_service.store.migrate.upgrade` with an open connection in
 ``config.attributes["connection"]``; with plain ``alembic -x url=...`` it builds an
 engine from that URL.
 """
@@ -8,9 +8,8 @@ engine from that URL.
 from __future__ import annotations
 
 from alembic import context
+from audio_detect_service.store.tables import Base
 from sqlalchemy import create_engine
-
-from api.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

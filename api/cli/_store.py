@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import fail
+from audio_detect.cli import fail
 
 DbOption = Annotated[
     str | None,
@@ -17,8 +17,8 @@ DbOption = Annotated[
 def open_store(database_url: str | None):  # type: ignore[no-untyped-def]
     """Open (and migrate) the store at ``database_url``, by default the service's setting."""
     try:
-        from api.settings import Settings
-        from api.store import Store
+        from ..settings import Settings
+        from ..store import Store
     except ImportError as exc:
         raise fail(f"needs the api extra: pip install 'audio-detect[api]' ({exc})") from exc
     settings = Settings(database_url=database_url) if database_url else Settings()

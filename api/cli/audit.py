@@ -1,8 +1,7 @@
 """``audio-detect audit export|purge``: the screening service's audit trail."""
 
-# Register in audio_detect/cli/__init__.py with:
-#     from .audit import audit_app
-#     app.add_typer(audit_app, name="audit")
+# Registered on the ``audio-detect`` CLI through the ``audio_detect.commands`` entry
+# point group (pyproject.toml); see audio_detect_service.cli.
 
 from __future__ import annotations
 
@@ -16,7 +15,8 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from ._common import err_console, fail
+from audio_detect.cli import err_console, fail
+
 from ._store import DbOption, open_store
 
 audit_app = typer.Typer(help="Export or purge recorded decisions.", no_args_is_help=True)
@@ -57,11 +57,11 @@ def export(
     database_url: DbOption = None,
 ) -> None:
     """Export decisions (oldest first) as CSV or JSON lines."""
-    from api.store import DECISION_COLUMNS
-
     if fmt not in ("csv", "jsonl"):
         raise fail(f"--format must be csv or jsonl, got {fmt!r}")
     store = open_store(database_url)
+    from ..store import DECISION_COLUMNS
+
     out: TextIO = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     n = 0
     try:

@@ -1,8 +1,8 @@
-"""``audio-detect serve``: run the screening service (FastAPI + uvicorn)."""
+"""``audio-detect serve``: run the screening service (FastAPI + uvicorn).
 
-# Register in audio_detect/cli/__init__.py with:
-#     from .serve import serve
-#     app.command("serve")(serve)
+Registered on the ``audio-detect`` CLI through the ``audio_detect.commands`` entry point
+group (pyproject.toml); see :mod:`audio_detect_service.cli`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import err_console, fail
+from audio_detect.cli import err_console, fail
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: What each ``--workers`` process imports: the service package installs as
+#: ``audio_detect_service`` (its source directory is ``api/``).
+_APP_FACTORY = "audio_detect_service.main:create_app"
 
 
 def serve(
@@ -53,8 +56,8 @@ def serve(
     try:
         import uvicorn
 
-        from api.main import create_app
-        from api.settings import Settings
+        from ..main import create_app
+        from ..settings import Settings
     except ImportError as exc:  # the api extra is not installed
         msg = f"the service needs the api extra: pip install 'audio-detect[api]' ({exc})"
         raise fail(msg) from exc
@@ -97,7 +100,7 @@ def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
 
     import uvicorn
 
-    from api.store import Store
+    from ..store import Store
 
     for name, value in overrides.items():
         os.environ[f"AUDIO_DETECT_{name.upper()}"] = (
@@ -113,7 +116,7 @@ def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
             "it received; see docs/deploy.md"
         )
     uvicorn.run(
-        "api.main:create_app",
+        _APP_FACTORY,
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -1,8 +1,7 @@
 """``audio-detect keys create|list|revoke``: API keys of the screening service."""
 
-# Register in audio_detect/cli/__init__.py with:
-#     from .keys import keys_app
-#     app.add_typer(keys_app, name="keys")
+# Registered on the ``audio-detect`` CLI through the ``audio_detect.commands`` entry
+# point group (pyproject.toml); see audio_detect_service.cli.
 
 from __future__ import annotations
 
@@ -12,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ._common import console, err_console, fail
+from audio_detect.cli import console, err_console, fail
+
 from ._store import DbOption, open_store
 
 keys_app = typer.Typer(
@@ -30,9 +30,9 @@ def create(
     database_url: DbOption = None,
 ) -> None:
     """Create a key and print it ONCE (only its hash is stored)."""
-    from api.security import create_key
-
     store = open_store(database_url)
+    from ..security import create_key
+
     try:
         key_id, key = create_key(
             store, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()],
