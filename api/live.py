@@ -25,6 +25,7 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 
 from audio_detect.calibration import TierThresholds
+from audio_detect.constants import TELEPHONY_RATE
 from audio_detect.exceptions import AudioTooLongError
 from audio_detect.streaming import StreamingScorer, StreamUpdate
 
@@ -39,12 +40,16 @@ logger = logging.getLogger(__name__)
 MULAW_SILENCE = 0xFF
 #: Longest audio held back from the scorer when no check is due (see LiveSession.feed).
 _HOLD_SECONDS = 1.0
-#: Longest loss filled with silence for one gap: 10 s of 8 kHz µ-law. Without the cap a
-#: single media event with ``chunk: 10000000`` made the server allocate 1.6 GB of
-#: silence (found by fuzz/fuzz_stream.py; regression test in tests/reliability).
-MAX_GAP_BYTES = 80_000
-_MAX_SKIPPED = 10_000
 _BYTES_PER_SAMPLE = {"pcm_s16le": 2, "mulaw": 1, "alaw": 1}
+#: Twilio media are µ-law at the telephony rate: 8 bytes per millisecond.
+_MULAW_BYTES_PER_MS = TELEPHONY_RATE * _BYTES_PER_SAMPLE["mulaw"] / 1000
+#: Longest loss filled with silence for one gap.
+_MAX_GAP_SECONDS = 10.0
+#: The same in bytes (10 s of 8 kHz µ-law: 80 000). Without the cap a single media
+#: event with ``chunk: 10000000`` made the server allocate 1.6 GB of silence (found by
+#: fuzz/fuzz_stream.py; regression test in tests/reliability).
+MAX_GAP_BYTES = round(_MAX_GAP_SECONDS * 1000 * _MULAW_BYTES_PER_MS)
+_MAX_SKIPPED = 10_000
 
 
 class LiveSession:
@@ -101,7 +106,7 @@ class LiveSession:
         self._hold_bytes = max(1, int(_HOLD_SECONDS * sample_rate)) * self._sample_bytes
         # The scorer's own limit, in bytes: feed() cuts there so that the audio hash and
         # byte count cover exactly the audio scored (the scorer raises past it).
-        limit_samples = int(self.scorer.max_seconds * self.scorer.sample_rate)
+        limit_samples = int(self.scorer.max_seconds * self.scorer.input_rate)
         self._limit_bytes = limit_samples * self._sample_bytes
         self._flush_at = self._next_flush_bytes()
         self.limit_reached = False
@@ -326,9 +331,9 @@ class ChunkReorderer:
             out.append(payload)
             self._last_len = len(payload) or self._last_len
             if ts is not None:
-                self._last_end_ms = ts + len(payload) / 8.0
+                self._last_end_ms = ts + len(payload) / _MULAW_BYTES_PER_MS
             elif self._last_end_ms is not None:
-                self._last_end_ms += len(payload) / 8.0
+                self._last_end_ms += len(payload) / _MULAW_BYTES_PER_MS
             self.next_chunk += 1
         return out
 
@@ -343,9 +348,9 @@ class ChunkReorderer:
         ts = self._buf[first][0]
         if ts is not None and self._last_end_ms is not None:
             gap_ms = ts - self._last_end_ms
-            if 0 <= gap_ms <= 10_000:  # trust plausible timestamps (8 bytes per ms)
-                n_bytes = round(gap_ms * 8)
+            if 0 <= gap_ms <= _MAX_GAP_SECONDS * 1000:  # trust plausible timestamps
+                n_bytes = round(gap_ms * _MULAW_BYTES_PER_MS)
         self.next_chunk = first
         if self._last_end_ms is not None:
-            self._last_end_ms += n_bytes / 8.0
+            self._last_end_ms += n_bytes / _MULAW_BYTES_PER_MS
         return bytes([MULAW_SILENCE]) * n_bytes

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from audio_detect.constants import MAX_INPUT_RATE, MIN_INPUT_RATE
+
 __all__ = [
     "AnalyzeParams",
     "AnalyzeResponse",
@@ -77,7 +79,10 @@ class AnalyzeParams(BaseModel):
         None, description="Headerless input: its encoding (needs `sample_rate`)."
     )
     sample_rate: int | None = Field(
-        None, ge=1000, le=192000, description="Headerless input: its sample rate in Hz."
+        None,
+        ge=MIN_INPUT_RATE,
+        le=MAX_INPUT_RATE,
+        description="Headerless input: its sample rate in Hz.",
     )
     channels: int = Field(1, ge=1, le=8, description="Headerless input: interleaved channels.")
     async_: bool = Field(

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from audio_detect.constants import STREAM_MAX_SECONDS
+
 __all__ = ["Settings"]
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,9 @@ class Settings(BaseSettings):
         16, ge=1, description="Concurrent WebSocket streams (`/v1/stream` + `/v1/twilio`)."
     )
     stream_max_seconds: float = Field(
-        3600.0, gt=0, description="Longest live stream scored; the final verdict is sent then."
+        STREAM_MAX_SECONDS,
+        gt=0,
+        description="Longest live stream scored; the final verdict is sent then.",
     )
     stream_interval_seconds: float = Field(
         3.0, ge=0.5, description="Audio between two rolling verdicts (after the first)."

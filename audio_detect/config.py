@@ -12,11 +12,14 @@ from typing import Any, Self
 
 from .constants import (
     DEFAULT_MAX_SECONDS,
+    DEFAULT_MODEL_RATE,
     DEFAULT_VAD_AGGRESSIVENESS,
     DEFAULT_VAD_FRAME_MS,
     DEFAULT_VAD_MERGE_GAP_MS,
     DEFAULT_VAD_MIN_SPEECH_MS,
     DEFAULT_VAD_PAD_MS,
+    MODEL_RATES,
+    rates_text,
 )
 from .exceptions import ParameterError
 
@@ -58,13 +61,13 @@ class AudioConfig(_DictMixin):
         ``"mix"`` to average channels, or a 0-based channel index (the caller's side).
     """
 
-    sr: int = 16000
+    sr: int = DEFAULT_MODEL_RATE
     max_seconds: float = DEFAULT_MAX_SECONDS
     channel: str | int = "mix"
 
     def __post_init__(self) -> None:
-        if self.sr not in (8000, 16000):
-            raise ParameterError.invalid("sr", "8000 or 16000", self.sr)
+        if self.sr not in MODEL_RATES:
+            raise ParameterError.invalid("sr", rates_text(), self.sr)
         if not self.max_seconds > 0:
             raise ParameterError.invalid("max_seconds", "a positive number", self.max_seconds)
 
@@ -92,7 +95,7 @@ class FeatureConfig(_DictMixin):
     """
 
     kind: str = "lfcc"
-    sr: int = 16000
+    sr: int = DEFAULT_MODEL_RATE
     n_fft: int = 512
     win_length: int = 320
     hop_length: int = 160

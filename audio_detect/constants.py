@@ -64,6 +64,7 @@ def parse_label(value: str) -> int:
     """Return :data:`BONAFIDE` or :data:`SPOOF` for a label spelling, or raise ``KeyError``."""
     return LABEL_ALIASES[value.strip().lower()]
 
+
 # --------------------------------------------------------------------------- defaults
 # The one home of the numeric defaults that several layers share (the library, the
 # CLI, batch jobs, the service). A model manifest may override the model-specific ones
@@ -92,3 +93,21 @@ DEFAULT_PRIOR: Final = 0.5
 #: Input rates accepted from a caller (decoders resample anything in this range).
 MIN_INPUT_RATE: Final = 1000
 MAX_INPUT_RATE: Final = 192_000
+
+#: Rates a model may run at (``model_rate``, the manifest's ``sample_rate``): narrowband
+#: telephony and wideband. Training configs and the Whisper front end accept these.
+MODEL_RATES: Final = (8000, 16000)
+#: Rate of a model (and its front end) whose config names none.
+DEFAULT_MODEL_RATE: Final = 16000
+#: Whisper's own rate: its encoders and log-mel front end are defined at 16 kHz.
+WHISPER_RATE: Final = 16000
+#: ``input_rate`` values a ``/v1/stream`` client may declare for its raw frames.
+STREAM_INPUT_RATES: Final = MODEL_RATES
+#: G.711 telephony rate: Twilio Media Streams and ``audio/basic`` bodies are 8 kHz
+#: µ-law, one byte per sample, so ``TELEPHONY_RATE // 1000`` bytes per millisecond.
+TELEPHONY_RATE: Final = 8000
+
+
+def rates_text(rates: tuple[int, ...] = MODEL_RATES) -> str:
+    """``"8000 or 16000"``: a set of rates for error messages."""
+    return " or ".join(str(r) for r in rates)

@@ -86,6 +86,7 @@ from .constants import (
     MAX_INPUT_RATE,
     MIN_INPUT_RATE,
     STREAM_MAX_SECONDS,
+    TELEPHONY_RATE,
     VERDICT_NOT_ENOUGH_SPEECH,
 )
 from .detector import Backend, Decision, Detector
@@ -419,7 +420,7 @@ class StreamingScorer:
         detector: Detector,
         *,
         encoding: str = "pcm_s16le",
-        sample_rate: int = 8000,
+        sample_rate: int = TELEPHONY_RATE,
         interval_seconds: float = 3.0,
         interval_growth: float = 0.05,
         first_verdict_speech_seconds: float = 2.0,

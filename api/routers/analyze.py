@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from audio_detect.constants import TELEPHONY_RATE
+
 from ..deps import AnalyzeCaller, ServicesDep
 from ..errors import ApiError
 from ..jobs import job_view
@@ -139,7 +141,7 @@ async def analyze(
     elif media in _RAW_TYPES or media.startswith(("audio/", "video/")):
         data = await _read_body(request, settings.request_timeout_seconds)
         if media in ("audio/basic", "audio/pcmu") and params.encoding is None:
-            params = params.model_copy(update={"encoding": "mulaw", "sample_rate": 8000})
+            params = params.model_copy(update={"encoding": "mulaw", "sample_rate": TELEPHONY_RATE})
     else:
         raise ApiError(
             415, "unsupported_media_type",

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from audio_detect.constants import STREAM_INPUT_RATES
 from audio_detect.exceptions import AudioDetectError
 
 from ..deps import authenticate, presented_key
@@ -58,7 +59,8 @@ class StreamStart(BaseModel):
 
     type: Literal["start"]
     encoding: Literal["pcm_s16le", "mulaw", "alaw"]
-    sample_rate: Literal[8000, 16000]
+    #: The input rate of the frames: one of STREAM_INPUT_RATES (8000, 16000).
+    sample_rate: Literal[STREAM_INPUT_RATES]  # type: ignore[valid-type]
     call_id: str | None = Field(None, max_length=128, pattern=r"^[\w.:@+-]+$")
     api_key: str | None = Field(None, max_length=200)
     prior: float | None = Field(None, gt=0, lt=1)

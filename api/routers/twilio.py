@@ -33,6 +33,8 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from audio_detect.constants import TELEPHONY_RATE
+
 from ..deps import authenticate, presented_key
 from ..errors import ApiError
 from ..live import ChunkReorderer, LiveSession, score_message
@@ -122,10 +124,12 @@ async def _serve(websocket: WebSocket, services: Services, request_id: str | Non
     fmt = _dict(start.get("mediaFormat"))
     if (
         fmt.get("encoding") != "audio/x-mulaw"
-        or _int(fmt.get("sampleRate")) != 8000
+        or _int(fmt.get("sampleRate")) != TELEPHONY_RATE
         or _int(fmt.get("channels") or 1) != 1
     ):
-        raise _ProtocolError(f"unsupported mediaFormat {fmt!r} (expected audio/x-mulaw, 8000 Hz)")
+        raise _ProtocolError(
+            f"unsupported mediaFormat {fmt!r} (expected audio/x-mulaw, {TELEPHONY_RATE} Hz)"
+        )
     stream_sid = str(start.get("streamSid") or start_msg.get("streamSid") or "")
     call_sid = str(start.get("callSid") or "")
     call_id = str(params.get("call_id") or call_sid or stream_sid)[:128] or request_id or "twilio"
@@ -138,7 +142,7 @@ async def _serve(websocket: WebSocket, services: Services, request_id: str | Non
     }  # fmt: skip
     session = LiveSession(
         services, protocol="twilio", call_id=call_id, stream_id=stream_sid or call_id,
-        encoding="mulaw", sample_rate=8000, principal=principal, client=client,
+        encoding="mulaw", sample_rate=TELEPHONY_RATE, principal=principal, client=client,
         request_id=request_id,
     )  # fmt: skip
     ids = {"call_id": call_id, "stream_sid": stream_sid, "call_sid": call_sid}

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..constants import DEFAULT_MAX_SECONDS
 from ..exceptions import AudioDetectError
 from ._common import console, err_console, fail
 
@@ -50,7 +51,9 @@ def score(
         bool, typer.Option("--json", help="Print a JSON list, one object per file (errors too).")
     ] = False,
     timeline: Annotated[bool, typer.Option(help="Also print the per-window timeline.")] = False,
-    max_seconds: Annotated[float, typer.Option(help="Longest audio accepted.")] = 4 * 3600.0,
+    max_seconds: Annotated[
+        float, typer.Option(help="Longest audio accepted.")
+    ] = DEFAULT_MAX_SECONDS,
 ) -> None:
     """Score recordings: label, P(spoof), log-likelihood ratio, risk tier, per-window timeline.
 

@@ -42,6 +42,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..constants import WHISPER_RATE
 from ..exceptions import ModelIntegrityError, ModelNotFoundError, ParameterError
 from .whisper_weights import WhisperEncoderWeights
 
@@ -65,7 +66,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Sample rate the Whisper front end expects.
-SAMPLE_RATE = 16000
+SAMPLE_RATE = WHISPER_RATE
 _N_FFT = 400
 _HOP = 160
 _N_MELS = 80

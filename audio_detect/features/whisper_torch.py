@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..constants import MODEL_RATES, WHISPER_RATE, rates_text
 from ..exceptions import ParameterError
 from ..torch_layers import MatmulConv1d
 from .torch_frontend import dft_kernel
@@ -46,21 +47,22 @@ class WhisperLogMel(nn.Module):
     Parameters
     ----------
     sample_rate : int
-        8000 or 16000.
+        The model rate: one of :data:`~audio_detect.constants.MODEL_RATES` (8000 or
+        16000); Whisper's own rate is :data:`~audio_detect.constants.WHISPER_RATE`.
     """
 
-    def __init__(self, *, sample_rate: int = 16000) -> None:
+    def __init__(self, *, sample_rate: int = WHISPER_RATE) -> None:
         super().__init__()
         import librosa
 
-        if sample_rate not in (8000, 16000):
-            raise ParameterError.invalid("sample_rate", "8000 or 16000", sample_rate)
+        if sample_rate not in MODEL_RATES:
+            raise ParameterError.invalid("sample_rate", rates_text(), sample_rate)
         self.sample_rate = sample_rate
-        factor = 16000 // sample_rate
+        factor = WHISPER_RATE // sample_rate
         self.n_fft = 400 // factor
         self.hop = 160 // factor
         n_freq = self.n_fft // 2 + 1
-        mel = librosa.filters.mel(sr=16000, n_fft=400, n_mels=_N_MELS)[:, :n_freq]
+        mel = librosa.filters.mel(sr=WHISPER_RATE, n_fft=400, n_mels=_N_MELS)[:, :n_freq]
         # Ideal 2x upsampling doubles each DFT magnitude of the same-duration frame.
         mel = mel * float(factor**2)
         window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic Hann

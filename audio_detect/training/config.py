@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from ..config import FeatureConfig, WindowConfig
 from ..config import from_dict as dataclass_from_dict
+from ..constants import DEFAULT_MODEL_RATE, MODEL_RATES, rates_text
 from ..exceptions import ParameterError
 
 __all__ = ["AugmentConfig", "ModelConfig", "TrainConfig", "load_train_config"]
@@ -174,7 +175,7 @@ class TrainConfig:
     name: str = "lcnn_lfcc"
     description: str = "LFCC-LCNN spoofing countermeasure"
     version: str = "1.0.0"
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_MODEL_RATE
     model: ModelConfig = field(default_factory=ModelConfig)
     feature: FeatureConfig = field(default_factory=FeatureConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
@@ -212,8 +213,8 @@ class TrainConfig:
     quantize: str = "none"
 
     def __post_init__(self) -> None:
-        if self.sample_rate not in (8000, 16000):
-            raise ParameterError.invalid("sample_rate", "8000 or 16000", self.sample_rate)
+        if self.sample_rate not in MODEL_RATES:
+            raise ParameterError.invalid("sample_rate", rates_text(), self.sample_rate)
         if self.feature.sr != self.sample_rate:
             raise ParameterError.invalid(
                 "feature.sr", f"equal to sample_rate={self.sample_rate}", self.feature.sr
