@@ -120,9 +120,10 @@ def verify(
     server: LocalServer, prefix: str, acked: dict[str, str], *, api: bool = True
 ) -> dict[str, Any]:
     """Compare acknowledged decisions with the store (and the API after a restart)."""
+    from sqlalchemy import func, select
+
     from audio_detect_service.store import Store
     from audio_detect_service.store.tables import DecisionRecord
-    from sqlalchemy import func, select
 
     store = Store(server.database_url)
     try:

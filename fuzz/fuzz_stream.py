@@ -31,9 +31,9 @@ import atheris
 
 with atheris.instrument_imports(include=["audio_detect_service", "audio_detect"]):
     import numpy as np
-    from audio_detect_service.live import ChunkReorderer
 
     from audio_detect.exceptions import AudioDetectError
+    from audio_detect_service.live import ChunkReorderer
 
 REPO = Path(__file__).resolve().parent.parent
 #: Reorderer output may exceed its input by at most this many bytes per message
@@ -46,10 +46,11 @@ _ODD = [0, 1, -1, 2**31, 2**63, 10**12, 1e308, "Infinity", "7", "x", None, [], {
 def app() -> dict[str, Any]:
     """A started app (tiny limits) and an API key, built once."""
     if not _APP:
+        from fastapi.testclient import TestClient
+
         from audio_detect_service.main import create_app
         from audio_detect_service.security import create_key
         from audio_detect_service.settings import Settings
-        from fastapi.testclient import TestClient
 
         tmp = tempfile.mkdtemp(prefix="fuzz-stream-")
         settings = Settings(

@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("fastapi")
 
 from api_helpers import LOCAL, Receiver, new_key
-from audio_detect_service.main import create_app
-from audio_detect_service.settings import Settings
 from fastapi.testclient import TestClient
 
 from audio_detect.audio.io import load_audio
+from audio_detect_service.main import create_app
+from audio_detect_service.settings import Settings
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from api_helpers import LOCAL, auth, new_key
+
 from audio_detect_service.limits import ScoringPool
 from audio_detect_service.security import TokenBuckets, create_key, parse_key, verify_key
 

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from audio_detect_service.cli.audit import audit_app, parse_when
 from audio_detect_service.cli.keys import keys_app
 from audio_detect_service.cli.serve import serve
 from audio_detect_service.security import verify_key
 from audio_detect_service.store import Store
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

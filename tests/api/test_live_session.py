@@ -8,12 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from audio_detect_service.live import LiveSession
-from audio_detect_service.routers.stream import IdleReceiver
 
 from audio_detect.audio.io import encode_g711
 from audio_detect.detector import Detector
 from audio_detect.streaming import StreamingScorer
+from audio_detect_service.live import LiveSession
+from audio_detect_service.routers.stream import IdleReceiver
 
 
 class InlinePool:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from api_helpers import auth, new_key
+
 from audio_detect_service.webhooks import sign
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

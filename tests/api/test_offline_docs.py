@@ -8,10 +8,11 @@ from html.parser import HTMLParser
 
 import pytest
 from api_helpers import auth
+from fastapi.testclient import TestClient
+
 from audio_detect_service.main import create_app
 from audio_detect_service.routers.apidocs import SWAGGER_DIR
 from audio_detect_service.settings import Settings
-from fastapi.testclient import TestClient
 
 
 class _Refs(HTMLParser):

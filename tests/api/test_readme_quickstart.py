@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 from api_helpers import LOCAL
+from fastapi.testclient import TestClient
+
 from audio_detect_service.main import create_app
 from audio_detect_service.settings import Settings
-from fastapi.testclient import TestClient
 
 REPO = Path(__file__).resolve().parents[2]
 CURL = re.compile(r"^curl -s -F file=@(\S+) http://127\.0\.0\.1:8000(/v1/analyze)$", re.M)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+
 from audio_detect_service.main import create_app  # noqa: E402
 from audio_detect_service.security import create_key  # noqa: E402
 from audio_detect_service.settings import Settings  # noqa: E402
 from audio_detect_service.store import Store  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

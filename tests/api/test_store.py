@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import postgres_url
+
 from audio_detect_service.security import create_key, verify_key
 from audio_detect_service.store import Store
 from audio_detect_service.store.tables import utcnow

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 from api_helpers import auth, new_key
-from audio_detect_service.live import ChunkReorderer
 
 from audio_detect.audio.io import RawFormat, encode_g711
 from audio_detect.detector import Detector
+from audio_detect_service.live import ChunkReorderer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

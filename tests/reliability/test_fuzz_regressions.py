@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_detect_service.live import MAX_GAP_BYTES, ChunkReorderer
-from audio_detect_service.main import create_app
-from audio_detect_service.security import create_key
-from audio_detect_service.settings import Settings
 from fastapi.testclient import TestClient
 
 from audio_detect.audio.io import RawFormat, load_audio
 from audio_detect.exceptions import AudioTooLongError, AudioTooShortError
+from audio_detect_service.live import MAX_GAP_BYTES, ChunkReorderer
+from audio_detect_service.main import create_app
+from audio_detect_service.security import create_key
+from audio_detect_service.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

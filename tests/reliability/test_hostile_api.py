@@ -14,11 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from hostile_index import HOSTILE, INDEX, REQUEST_TIMEOUT, SERVER_MAX_SECONDS, expected_http
+
 from audio_detect_service.main import create_app
 from audio_detect_service.security import create_key
 from audio_detect_service.settings import Settings
-from fastapi.testclient import TestClient
-from hostile_index import HOSTILE, INDEX, REQUEST_TIMEOUT, SERVER_MAX_SECONDS, expected_http
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from local_server import LocalServer
+
 from audio_detect_service.main import create_app
 from audio_detect_service.security import create_key
 from audio_detect_service.settings import Settings
-from fastapi.testclient import TestClient
-from local_server import LocalServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

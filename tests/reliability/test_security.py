@@ -17,15 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
+from audio_detect.exceptions import IncompatibleModelError, ModelIntegrityError
+from audio_detect.registry import load_model_dir
 from audio_detect_service import security
 from audio_detect_service.main import create_app
 from audio_detect_service.security import create_key, verify_key
 from audio_detect_service.settings import Settings
 from audio_detect_service.store import Store
-from fastapi.testclient import TestClient
-
-from audio_detect.exceptions import IncompatibleModelError, ModelIntegrityError
-from audio_detect.registry import load_model_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -8,8 +8,9 @@ engine from that URL.
 from __future__ import annotations
 
 from alembic import context
-from audio_detect_service.store.tables import Base
 from sqlalchemy import create_engine
+
+from audio_detect_service.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

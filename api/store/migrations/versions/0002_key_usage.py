@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 from audio_detect_service.store.tables import UTCDateTime
 
 revision = "0002"
