@@ -46,6 +46,8 @@ __all__ = [
     "ModelSpec",
     "available_models",
     "default_model_name",
+    "describe_model_dir",
+    "list_model_dirs",
     "load_model_dir",
     "models_root",
     "read_manifest",
@@ -256,6 +258,36 @@ def read_manifest(model_dir: str | Path) -> dict[str, Any]:
             f"{manifest_path}: manifest must be a JSON object", path=manifest_path, field="manifest"
         )
     return manifest
+
+
+def describe_model_dir(path: str | Path) -> ModelDir:
+    """A model directory for listings: its manifest parsed into a :class:`ModelSpec`.
+
+    The manifest is read and cross-checked (a contradictory one raises
+    :class:`~audio_detect.exceptions.ManifestError`) but the files it pins are not
+    hashed: use :func:`load_model_dir` to run a model.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    spec = ModelSpec.from_manifest(manifest, path=path / MANIFEST_NAME)
+    return ModelDir(
+        path=path, manifest=manifest, sha256=sha256_file(path / MANIFEST_NAME), spec=spec
+    )
+
+
+def list_model_dirs(root: Path | None = None) -> dict[str, ModelDir]:
+    """Directory name -> :func:`describe_model_dir` for every model under ``root``.
+
+    A model whose manifest cannot be read or is refused is logged and left out.
+    """
+    root = root or models_root()
+    out: dict[str, ModelDir] = {}
+    for name in available_models(root):
+        try:
+            out[name] = describe_model_dir(root / name)
+        except (OSError, IncompatibleModelError) as exc:
+            logger.warning("skipping model %s: %s", name, exc)
+    return out
 
 
 def available_models(root: Path | None = None) -> list[str]:

@@ -63,3 +63,24 @@ def test_shipped_default_model_loads() -> None:
     # The repository ships a default model whose hashes must verify.
     m = load_model_dir()
     assert m.manifest["files"]
+
+
+def test_listings_parse_the_spec_without_hashing_and_skip_a_refused_manifest(
+    tiny_gmm_dir, tmp_path
+) -> None:
+    from audio_detect.exceptions import ManifestError
+    from audio_detect.registry import describe_model_dir, list_model_dirs
+
+    good = tmp_path / "good"
+    shutil.copytree(tiny_gmm_dir, good)
+    (good / "gmm.safetensors").write_bytes(b"not hashed for a listing")
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_gmm_dir, bad)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["feature"]["sr"] = manifest["sample_rate"] * 2  # contradicts sample_rate
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    listed = list_model_dirs(tmp_path)
+    assert list(listed) == ["good"]
+    assert listed["good"].spec.model_rate == listed["good"].model_rate == manifest["sample_rate"]
+    with pytest.raises(ManifestError, match=r"feature\.sr"):
+        describe_model_dir(bad)

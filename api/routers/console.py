@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import math
 import struct
 import zlib
@@ -40,7 +39,7 @@ from starlette.types import Scope
 from audio_detect.audio.io import load_audio
 from audio_detect.audio.vad import speech_regions
 from audio_detect.exceptions import ModelNotFoundError, ParameterError
-from audio_detect.registry import MANIFEST_NAME, available_models, models_root
+from audio_detect.registry import available_models, describe_model_dir, models_root
 
 from ..deps import AnalyzeCaller, AnyCaller, ReadCaller, ServicesDep
 from ..errors import ApiError
@@ -374,9 +373,10 @@ async def recent_decisions(
 
 # -- DET curves -----------------------------------------------------------------------
 def _manifest(services: Services, name: str) -> dict[str, Any]:
+    """The manifest of a model, read and validated by the registry (ModelSpec)."""
     root = services.settings.models_dir or models_root()
     if name in available_models(root):
-        return json.loads((root / name / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return describe_model_dir(root / name).manifest
     if name == services.detector.model.name:
         return services.detector.model.manifest
     raise ModelNotFoundError(f"No model named {name!r}.")

@@ -1,10 +1,13 @@
-"""``GET /v1/models`` and ``/v1/models/{name}``: manifests and model-card numbers."""
+"""``GET /v1/models`` and ``/v1/models/{name}``: manifests and model-card numbers.
+
+Each model is read through the registry (:func:`audio_detect.registry.list_model_dirs`):
+its manifest parsed into a :class:`~audio_detect.spec.ModelSpec` (a contradictory one
+is left out of the listing), its files not hashed (only the loaded model is verified).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,13 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from audio_detect.exceptions import ModelNotFoundError
-from audio_detect.registry import (
-    MANIFEST_NAME,
-    available_models,
-    default_model_name,
-    models_root,
-    sha256_file,
-)
+from audio_detect.registry import ModelDir, default_model_name, list_model_dirs, models_root
 
 from ..deps import AnyCaller, ServicesDep
 from ..schemas import ERROR_RESPONSES, ErrorResponse, ModelDetail, ModelSummary
@@ -30,35 +27,27 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 _RESPONSES = {k: ERROR_RESPONSES[k] for k in (401, 403, 429)}
 
 
-def _summary(path: Path, manifest: dict[str, Any], services: Services, default: str | None) -> dict:
+def _summary(model: ModelDir, services: Services, default: str | None) -> dict:
     loaded = services.detector.model
-    is_loaded = path.resolve() == loaded.path.resolve()
+    is_loaded = model.path.resolve() == loaded.path.resolve()
     return {
-        "name": str(manifest.get("name", path.name)),
-        "version": str(manifest.get("version", "0")),
-        "format": str(manifest.get("format", "")),
-        "sample_rate": int(manifest.get("sample_rate", 0)),
-        "description": str(manifest.get("description", "")),
-        "metrics": manifest.get("metrics") or {},
-        "sha256": loaded.sha256 if is_loaded else sha256_file(path / MANIFEST_NAME),
+        "name": model.name,
+        "version": model.version,
+        "format": model.format,
+        "sample_rate": model.model_rate,
+        "description": model.spec.description,
+        "metrics": model.manifest.get("metrics") or {},
+        "sha256": loaded.sha256 if is_loaded else model.sha256,
         "loaded": is_loaded,
-        "default": path.name == default,
+        "default": model.path.name == default,
     }
 
 
-def _catalogue(services: Services) -> dict[str, tuple[Path, dict[str, Any]]]:
+def catalogue(services: Services) -> dict[str, ModelDir]:
     """Models in the models directory plus the loaded one (which may live elsewhere)."""
-    root = services.settings.models_dir or models_root()
-    out: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for name in available_models(root):
-        try:
-            manifest = json.loads((root / name / MANIFEST_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("skipping model %s: %s", name, exc)
-            continue
-        out[name] = (root / name, manifest)
+    out = list_model_dirs(services.settings.models_dir or models_root())
     loaded = services.detector.model
-    out.setdefault(loaded.name, (loaded.path, loaded.manifest))
+    out.setdefault(loaded.name, loaded)
     return out
 
 
@@ -71,17 +60,17 @@ def _default(services: Services) -> str | None:
 
 def _list(services: Services) -> list[dict[str, Any]]:
     default = _default(services)
-    return [_summary(p, m, services, default) for p, m in _catalogue(services).values()]
+    return [_summary(m, services, default) for m in catalogue(services).values()]
 
 
 def _detail(services: Services, name: str) -> dict[str, Any]:
-    catalogue = _catalogue(services)
-    if name not in catalogue:
-        raise ModelNotFoundError(f"No model named {name!r} (available: {sorted(catalogue)}).")
-    path, manifest = catalogue[name]
-    card_path = path / "MODEL_CARD.md"
+    models = catalogue(services)
+    if name not in models:
+        raise ModelNotFoundError(f"No model named {name!r} (available: {sorted(models)}).")
+    model = models[name]
+    card_path = model.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
-    return {**_summary(path, manifest, services, _default(services)), "manifest": manifest,
+    return {**_summary(model, services, _default(services)), "manifest": model.manifest,
             "card": card}  # fmt: skip
 
 
