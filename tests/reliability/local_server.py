@@ -148,7 +148,7 @@ class LocalServer:
             "--log-level",
             "info",
         ]  # fmt: skip  (the port is announced at info level)
-        if self.workers > 1:  # see audio_detect/cli/serve.py for the health-check timeout
+        if self.workers > 1:  # see api/cli/serve.py for the health-check timeout
             cmd += ["--workers", str(self.workers), "--timeout-worker-healthcheck", "60"]
         if not self.access_log:
             cmd.append("--no-access-log")
