@@ -103,6 +103,9 @@ def test_prepare_trains_missing_codecs_then_plans_copies(tmp_path: Path, monkeyp
     ctx = PlanContext(seed=0, smoke=True, texts=TextBank.default(), bonafide=src)
     assert gen.plan(ctx, hours=1.0) == []  # not trained yet: nothing planned
     monkeypatch.setattr(nc, "_training_speech", lambda ctx, seconds: _speech())
+    # The parent has run autograd, as a test process or a notebook may have: the codec
+    # workers are spawned, so they train anyway (CI once failed on a forked worker here).
+    (torch.ones(2, requires_grad=True) * 2).sum().backward()
     gen.prepare(ctx, out_dir=tmp_path, workers=1)
     assert (tmp_path / "codecs" / "tiny" / "codec.json").is_file()
     items = gen.plan(ctx, hours=1.0)

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import importlib.util
 import logging
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -131,7 +132,12 @@ class NeuralCodecGenerator(Generator):
         logger.info("training %d codec(s) on %.0f s of speech", len(todo), _dur(speech))
         if ctx.smoke:
             todo = [dataclasses.replace(c, steps=4) for c in todo]
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+        # Spawn, never fork: a parent that already ran autograd (a test process, a notebook)
+        # cannot fork a child that trains (torch refuses autograd after fork).
+        with ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(todo))),
+            mp_context=multiprocessing.get_context("spawn"),
+        ) as pool:
             futures = [
                 pool.submit(_train_one, c, speech, str(self.codec_dir / c.name)) for c in todo
             ]
