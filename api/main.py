@@ -19,8 +19,9 @@ from audio_detect.detector import Detector
 from audio_detect.registry import load_model_dir
 
 from .errors import install_error_handlers
-from .jobs import JobRunner, RedisJobRunner
+from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
+from .redis_jobs import RedisJobRunner
 from .redis_state import RedisTokenBuckets
 from .routers import analyze, apidocs, calls, console, health, models, stream, twilio
 from .security import TokenBuckets, install_log_redaction

@@ -7,7 +7,7 @@ several hosts, set ``AUDIO_DETECT_REDIS_URL`` and every process uses:
 * :class:`RedisTokenBuckets`: the per-key token buckets, kept in Redis and updated by one
   Lua script (atomic; Redis's clock, so hosts need not agree on the time), so a key's
   rate limit holds across processes and hosts;
-* the Redis job queue (:class:`audio_detect_service.jobs.RedisJobRunner`): an async job
+* the Redis job queue (:class:`audio_detect_service.redis_jobs.RedisJobRunner`): an async job
   is queued in Redis and run by whichever process takes it first; its state is in the
   audit store (shared PostgreSQL, or SQLite on one host), so ``GET /v1/jobs/{id}``
   answers from any process.

@@ -178,3 +178,90 @@ def test_serve_workers_2_share_limits_and_jobs(redis_url, tiny_gmm_dir, tmp_path
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _dead_worker_job(client, redis_url: str, prefix: str, data: bytes, *, attempts: int) -> str:
+    """In ``client``'s loop: a worker takes a queued job and dies (its lease lapses)."""
+    import asyncio
+
+    import redis
+
+    from audio_detect_service.redis_jobs import RedisJobRunner
+    from audio_detect_service.schemas import AnalyzeParams
+    from audio_detect_service.security import Principal
+
+    services = client.app.state.services
+
+    async def take_and_die() -> str:
+        dead = RedisJobRunner(services, redis_url, consumers=1, prefix=prefix, lease_seconds=0.3)
+        await dead._renew_lease()  # registered and alive, as start() leaves a worker
+        item = services.prepare(data, "audio/flac", AnalyzeParams(), {"host": "test"})
+        principal = Principal(key_id=None, name="dev", scopes=frozenset({"analyze", "read"}))
+        job_id = await dead.submit(item, principal=principal, request_id="req-dead")
+        # what its consumer does on taking the job, then the process is killed
+        await dead._redis.blmove(dead._queue, dead._processing, 1, "LEFT", "RIGHT")
+        await dead._redis.hset(dead._input + job_id, "attempts", attempts)
+        services.store.update_job(job_id, status="running")
+        await dead._redis.aclose()
+        await asyncio.sleep(0.5)  # the lease expires
+        return job_id
+
+    job_id = client.portal.call(take_and_die)
+    r = redis.from_url(redis_url)
+    assert r.llen(prefix + "jobs:queue") == 0 and r.scard(prefix + "jobs:workers") == 1
+    return job_id
+
+
+def _run_live_worker(client, redis_url: str, prefix: str, job_id: str) -> dict:
+    """Start a second worker on the same queue; return the job row once it is finished."""
+    import asyncio
+
+    from audio_detect_service.redis_jobs import RedisJobRunner
+
+    services = client.app.state.services
+
+    async def serve_until_finished() -> dict:
+        live = RedisJobRunner(services, redis_url, consumers=1, prefix=prefix)
+        await live.start()  # reaps the dead worker first
+        try:
+            for _ in range(600):
+                row = services.store.get_job(job_id)
+                if row["status"] in ("done", "failed"):
+                    return row
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"job still {row['status']}")
+        finally:
+            await live.shutdown()
+
+    return client.portal.call(serve_until_finished)
+
+
+def test_job_of_a_dead_worker_is_requeued_and_run_by_another(
+    make_client, redis_url, tmp_path, clips
+):
+    """A worker killed mid-job (lease lapsed) does not leave the job ``running`` forever."""
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex}:"
+    a = make_client(database_url=_db_url(tmp_path))  # in-process jobs: no consumer of ours
+    data = clips["bonafide_8k_hts1a"].read_bytes()
+    job_id = _dead_worker_job(a, redis_url, prefix, data, attempts=1)
+    assert a.app.state.services.store.get_job(job_id)["status"] == "running"
+    row = _run_live_worker(a, redis_url, prefix, job_id)
+    assert row["status"] == "done", row
+    assert row["result"]["verdict"] in ("bonafide", "spoof")
+    r = redis.from_url(redis_url)
+    assert r.keys(prefix + "jobs:processing:*") == []  # nothing left taken
+    assert r.keys(prefix + "jobs:input:*") == []  # nor any input
+    assert r.scard(prefix + "jobs:workers") == 0  # the dead worker was deregistered
+
+
+def test_job_interrupted_too_often_fails_with_a_reason(make_client, redis_url, tmp_path, clips):
+    prefix = f"test-{uuid.uuid4().hex}:"
+    a = make_client(database_url=_db_url(tmp_path))
+    data = clips["bonafide_8k_hts1a"].read_bytes()
+    job_id = _dead_worker_job(a, redis_url, prefix, data, attempts=2)  # max_attempts is 2
+    row = _run_live_worker(a, redis_url, prefix, job_id)
+    assert row["status"] == "failed"
+    assert row["error"]["code"] == "interrupted" and row["error"]["request_id"] == "req-dead"
+    assert row["result"] is None
