@@ -100,25 +100,27 @@ def peak_rss(docs: dict[str, dict[str, Any]]) -> float | None:
     return max(peaks) if peaks else None
 
 
-def targets(docs: dict[str, dict[str, Any]]) -> str:
-    """The issue's targets next to the measured values."""
+def _target_values(docs: dict[str, dict[str, Any]]) -> list[tuple[str, str, Any, bool, str]]:
+    """(target, goal, measured or None, met, unit) for each of the issue's targets."""
     speed = _default_speed_row(docs.get("scoring_speed"))
     n_streams = docs.get("streams", {}).get("max_streams_within_budget")
     p99 = _analyze_p99(docs.get("api_latency"))
     rss = peak_rss(docs)
-    checks = [
+    rtf = speed["rtf_cpu"] if speed else None
+    floor = speed["ratio_to_floor"] if speed else None
+    return [
         (
             "default model, 8 kHz call audio, end to end",
             ">= 500x real time per core",
-            speed and speed["rtf_cpu"],
-            speed and speed["rtf_cpu"] >= 500,
+            rtf,
+            rtf is not None and rtf >= 500,
             "x",
         ),
         (
             "... ratio to decode + resample + STFT floor",
             "<= 3x",
-            speed and speed["ratio_to_floor"],
-            speed and speed["ratio_to_floor"] <= 3,
+            floor,
+            floor is not None and floor <= 3,
             "x",
         ),
         (
@@ -143,6 +145,17 @@ def targets(docs: dict[str, dict[str, Any]]) -> str:
             " MB",
         ),
     ]
+
+
+def _baseline_label(baseline: dict[str, dict[str, Any]]) -> str:
+    info = next(iter(baseline.values()))["baseline"]
+    return f"baseline `{info['ref']}` ({info['commit'][:8]}, {info['date'][:10]})"
+
+
+def targets(
+    docs: dict[str, dict[str, Any]], baseline: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """The issue's targets next to the measured values (and the baseline's, when run)."""
     rows = [
         [
             what,
@@ -150,9 +163,17 @@ def targets(docs: dict[str, dict[str, Any]]) -> str:
             "not run" if val is None else f"{val}{unit}",
             "–" if val is None else ("**met**" if ok else "**not met**"),
         ]
-        for what, goal, val, ok, unit in checks
+        for what, goal, val, ok, unit in _target_values(docs)
     ]
-    return table(["target", "goal", "measured", ""], rows)
+    header = ["target", "goal", "measured", ""]
+    if baseline:
+        header += [_baseline_label(baseline), "this / baseline"]
+        for row, (_, _, val, _, _), (_, _, old, _, unit) in zip(
+            rows, _target_values(docs), _target_values(baseline), strict=True
+        ):
+            row.append("not run" if old is None else f"{old}{unit}")
+            row.append(f"{val / old:.2f}" if val is not None and old else "–")
+    return table(header, rows)
 
 
 def render_memory(docs: dict[str, dict[str, Any]]) -> str | None:
@@ -180,8 +201,14 @@ def render_memory(docs: dict[str, dict[str, Any]]) -> str | None:
     return note + "\n\n" + table(["when", "RSS MB", "peak RSS MB"], rows)
 
 
-def render_all(docs: dict[str, dict[str, Any]], command: str) -> str:
-    """The generated Markdown between the markers."""
+def render_all(
+    docs: dict[str, dict[str, Any]],
+    command: str,
+    *,
+    baseline: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The generated Markdown between the markers (``baseline``: the results of
+    ``--baseline REF``, measured in the same run)."""
     out = [
         BEGIN,
         "",
@@ -210,8 +237,18 @@ def render_all(docs: dict[str, dict[str, Any]], command: str) -> str:
         ),
         "### Targets (issue: benchmarks against the floor)",
         "",
-        targets(docs),
+        targets(docs, baseline),
         "",
+        *(
+            [
+                "The baseline columns are the release at that ref (its own code, models and "
+                "benchmark scripts) run right before this tree's in the same "
+                "`--baseline` run; a ratio above 1 is a larger number here.",
+                "",
+            ]
+            if baseline
+            else []
+        ),
     ]
     for name in (
         "scoring_speed",

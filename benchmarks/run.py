@@ -25,18 +25,25 @@ Run::
     python -m benchmarks.run --only scoring_speed streams --model whisper-cm-8k
     python -m benchmarks.run --render-only           # README from the JSON files as they are
     python -m benchmarks.run --only load soak crash_safety   # reliability runs, ~25 min
+    python -m benchmarks.run --baseline <ref>        # + the release at <ref>, same run
+
+``--baseline REF`` runs ``scoring_speed``, ``api_latency`` and ``streams`` of the release at
+git ref ``REF`` right before this tree's (:mod:`benchmarks.baseline`), so the target table
+shows this release against that one measured on the same machine in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks._common import QUICK_RESULTS, REPO, RESULTS, model_dir
+from benchmarks.baseline import COMPARED, BaselineTree
 
 BENCHMARKS = ("scoring_speed", "api_latency", "streams", "training", "batch_throughput")
 LEGACY = ("load", "soak", "crash_safety")
@@ -69,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         help="model name or path (default: models/DEFAULT; "
         "scoring_speed then measures every model in models/)",
     )
+    ap.add_argument(
+        "--baseline",
+        metavar="REF",
+        help=f"git ref of the release to compare with: {', '.join(COMPARED)} of that tree "
+        "run right before this tree's",
+    )
     ap.add_argument("--render-only", action="store_true", help="only regenerate the README")
     ap.add_argument(
         "--readme",
@@ -85,24 +98,53 @@ def main(argv: list[str] | None = None) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     failed = []
     t_all = time.monotonic()
-    for name in names:
-        cmd = command(name, args)
-        print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
-        t0 = time.monotonic()
-        rc = subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
-        print(f"=== {name}: exit {rc} in {time.monotonic() - t0:.0f} s", flush=True)
-        if rc:
-            failed.append(name)
+    if names and not args.baseline:  # a baseline is only shown from the run that measured it
+        shutil.rmtree(results / "baseline", ignore_errors=True)
+    tree = BaselineTree.checkout(args.baseline) if args.baseline and names else None
+    if tree is not None:
+        print(f"baseline: {args.baseline} = {tree.sha[:12]} ({tree.date[:10]}) in {tree.path}")
+    try:
+        for name in names:
+            if tree is not None and name in COMPARED:
+                failed += _run_baseline(tree, name, args, env, results / "baseline")
+            failed += _run(name, command(name, args), REPO, env)
+    finally:
+        if tree is not None:
+            tree.close()
     from benchmarks.report import load_results, render_all, update_readme
 
     readme = args.readme or (results / "README.md" if args.quick else README)
     this = "python -m benchmarks.run" + (" --quick" if args.quick else "")
-    update_readme(readme, render_all(load_results(results), this))
+    baseline = load_results(results / "baseline")
+    update_readme(readme, render_all(load_results(results), this, baseline=baseline))
     rel = readme.relative_to(REPO) if readme.is_relative_to(REPO) else readme
     print(f"\nupdated {rel} ({time.monotonic() - t_all:.0f} s in all)")
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _run(name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> list[str]:
+    """Run one benchmark; ``[name]`` when it failed."""
+    print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
+    t0 = time.monotonic()
+    rc = subprocess.run(cmd, cwd=cwd, env=env, check=False).returncode
+    print(f"=== {name}: exit {rc} in {time.monotonic() - t0:.0f} s", flush=True)
+    return [name] if rc else []
+
+
+def _run_baseline(
+    tree: BaselineTree, name: str, args: argparse.Namespace, env: dict[str, str], into: Path
+) -> list[str]:
+    """Run the baseline tree's own ``name`` (its default model) and collect its result."""
+    if not tree.has(name):
+        print(f"=== baseline {name}: not in {args.baseline}; skipped")
+        return []
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if args.quick else [])]
+    bad = _run(f"baseline {name}", cmd, tree.path, tree.env(env))
+    if not bad and tree.collect(name, quick=args.quick, into=into) is None:
+        bad = [f"baseline {name} (no result file)"]
+    return bad
 
 
 if __name__ == "__main__":

@@ -204,3 +204,45 @@ def test_committed_readme_is_what_the_committed_results_render() -> None:
     assert not any(ch.isdigit() for ch in outside.replace("benchmarks.run", "")), (
         "numbers outside the generated section"
     )
+
+
+def test_targets_show_the_baseline_and_the_ratio() -> None:
+    docs = report.load_results(RESULTS)
+    if not {"scoring_speed", "api_latency", "streams"} <= set(docs):
+        pytest.skip("committed results incomplete")
+    old = copy.deepcopy({k: docs[k] for k in ("scoring_speed", "api_latency", "streams")})
+    for doc in old.values():
+        doc["baseline"] = {"ref": "v-old", "commit": "0123456789abcdef", "date": "2026-11-01"}
+    for s in old["api_latency"]["scenarios"]:
+        s["latency_200"]["p99_ms"] *= 2  # the old release was twice as slow
+    text = report.targets(docs, old)
+    assert "baseline `v-old` (01234567, 2026-11-01)" in text
+    row = next(line for line in text.splitlines() if "8 clients" in line)
+    assert row.rstrip(" |").endswith("0.50")  # this / baseline
+    assert "this / baseline" not in report.targets(docs)
+
+
+def test_baseline_tree_checks_out_a_ref_and_removes_it() -> None:
+    import shutil
+    import subprocess
+
+    from benchmarks.baseline import BaselineTree
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tree = BaselineTree.checkout("HEAD")
+    try:
+        assert tree.sha == head and tree.has("scoring_speed") and not tree.has("nope")
+        assert (tree.path / "audio_detect_service" / "__init__.py").is_file()  # -> api/
+        assert tree.env({"A": "1"}) == {"A": "1", "PYTHONPATH": str(tree.path)}
+        got = tree.collect("scoring_speed", quick=False, into=tree.path / "x")  # committed
+        assert got is not None
+        assert json.loads(got.read_text())["baseline"] == {"ref": "HEAD", "commit": head,
+                                                           "date": tree.date}  # fmt: skip
+        assert tree.collect("scoring_speed", quick=True, into=tree.path / "x") is None
+    finally:
+        tree.close()
+    assert not tree.path.exists()
