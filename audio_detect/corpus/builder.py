@@ -53,6 +53,8 @@ MANIFEST_COLUMNS = (
     "channel",
     "split",
     "duration_s",
+    "item",
+    "parent",
 )
 #: Generators of a ``--smoke`` build (each skipped when its engine is missing).
 SMOKE_SOURCES = ("fixtures", "espeak", "flite", "copysynth")
@@ -256,6 +258,12 @@ def _render_item(item: Item, out_dir: str, seed: int) -> tuple[str, list[dict[st
     return item.item_id, rows, ""
 
 
+def _parent_of(item: Item) -> str:
+    """The bona fide item a transform item was made from (``""`` for anything else)."""
+    src = item.params.get("source")
+    return str(src.get("item_id", "")) if isinstance(src, dict) else ""
+
+
 def _rendered(item: Item, out_dir: Path, seed: int) -> tuple[np.ndarray, int]:
     """The generator's raw output, cached in ``raw/`` so processing can be redone cheaply."""
     raw = out_dir / "raw" / item.split / f"{item.item_id}.flac"
@@ -345,7 +353,16 @@ def build_corpus(
     logger.info(
         "rendered %d items in %.0f s (%d failed)", len(items), time.monotonic() - t0, len(failed)
     )
-    rows = [r for it in items for r in results.get(it.item_id, [])]
+    # ``item`` names the rendered item of a row (an item may be cut into several rows);
+    # ``parent`` the bona fide item a transform (copy-synthesis, vocoder, codec) started
+    # from, so training can pair a vocoded copy with its source (``pair_copies``).
+    # Added here from the plan, not stored in the item records, so a resumed build of an
+    # older output gains both columns.
+    rows = [
+        {**r, "item": it.item_id, "parent": _parent_of(it)}
+        for it in items
+        for r in results.get(it.item_id, [])
+    ]
     manifest = out / "manifest.csv"
     tmp = out / ".manifest.csv.tmp"
     with tmp.open("w", newline="", encoding="utf-8") as fh:

@@ -141,6 +141,11 @@ class TrainConfig:
         Sampling: ``none``, ``label`` (equal classes), ``label_group`` (equal
         classes, and within a class equal ``sqrt`` weight per system/source group) or
         ``label_family`` (as ``label_group``, but spoof families share equally first).
+    pair_copies : float
+        Probability that a drawn copy (a spoof made from a bona fide training item:
+        vocoder or codec resynthesis, copy-synthesis, conversion; manifest ``parent``)
+        comes with its source, cropped and augmented identically
+        (:class:`audio_detect.training.data.PairedSampler`); 0 = independent draws.
     epoch_size : int
         Draws per epoch (0 = the training set size).
     augment : AugmentConfig
@@ -194,6 +199,7 @@ class TrainConfig:
     scheduler: str = "cosine"
     loss: str = "ce"
     balance: str = "label_group"
+    pair_copies: float = 0.0
     epoch_size: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
@@ -225,6 +231,8 @@ class TrainConfig:
             raise ParameterError.invalid("scheduler", f"one of {SCHEDULERS}", self.scheduler)
         if self.balance not in BALANCE:
             raise ParameterError.invalid("balance", f"one of {BALANCE}", self.balance)
+        if not 0.0 <= self.pair_copies <= 1.0:
+            raise ParameterError.invalid("pair_copies", "in [0, 1]", self.pair_copies)
         if self.quantize not in QUANTIZE:
             raise ParameterError.invalid("quantize", f"one of {QUANTIZE}", self.quantize)
         if not self.crop_seconds > 0:

@@ -35,8 +35,10 @@ __all__ = [
     "BalancedSampler",
     "CachedClip",
     "CropDataset",
+    "PairedSampler",
     "group_of",
     "load_clips",
+    "partner_index",
     "sampling_weights",
 ]
 
@@ -56,6 +58,8 @@ class CachedClip:
     system: str
     group: str
     family: str = ""
+    item: str = ""  # the corpus item the row was cut from (manifest ``item``)
+    parent: str = ""  # the bona fide item a copy was made from (manifest ``parent``)
 
     def speech(self) -> np.ndarray:
         """Concatenated speech as float32 in [-1, 1]."""
@@ -145,8 +149,9 @@ def load_clips(
             n_fail += 1
             continue
         clip = CachedClip(
-            u.utt_id, pcm, regions, int(u.label), u.system, group_of(u), u.get("family") or ""
-        )
+            u.utt_id, pcm, regions, int(u.label), u.system, group_of(u),
+            u.get("family") or "", u.get("item") or "", u.get("parent") or "",
+        )  # fmt: skip
         if clip.n_speech < max(min_len, 1) or len(regions) == 0:
             n_short += 1
             continue
@@ -226,6 +231,83 @@ class BalancedSampler(Sampler[tuple[int, int]]):
         return iter(zip(idx.tolist(), seeds.tolist(), strict=True))
 
 
+def _segment(clip: CachedClip) -> str:
+    """The part of a clip's id after its item id (``"_01"`` for an item's second row)."""
+    if not clip.item:
+        return ""
+    at = clip.utt_id.rfind(clip.item)
+    return clip.utt_id[at + len(clip.item) :] if at >= 0 else ""
+
+
+def partner_index(clips: Sequence[CachedClip]) -> np.ndarray:
+    """For each spoof clip, the index of its bona fide source clip, else ``-1``.
+
+    A copy (vocoder or codec resynthesis, copy-synthesis, conversion) names its source
+    item in ``parent``; the source row cut at the same place (same segment suffix) is
+    preferred, else the item's first row.
+    """
+    by_item: dict[str, dict[str, int]] = {}
+    for i, c in enumerate(clips):
+        if c.label == BONAFIDE and c.item:
+            by_item.setdefault(c.item, {}).setdefault(_segment(c), i)
+    out = np.full(len(clips), -1, dtype=np.int64)
+    for i, c in enumerate(clips):
+        if c.label != SPOOF or not c.parent or c.parent not in by_item:
+            continue
+        rows = by_item[c.parent]
+        out[i] = rows.get(_segment(c), next(iter(rows.values())))
+    return out
+
+
+class PairedSampler(BalancedSampler):
+    """:class:`BalancedSampler` that puts copies next to their bona fide sources.
+
+    A drawn spoof with a partner (:func:`partner_index`) is, with probability
+    ``p_pair``, preceded by its source under the same draw seed and a *shared crop*
+    flag, so :class:`CropDataset` cuts both at the same relative place and augments
+    them identically: the pair differs only by what the generator did (Wang and
+    Yamagishi, ICASSP 2023, train on vocoded bona fide for this reason). The source
+    takes the place of the next bona fide draw, so the class balance of the weights
+    is kept. Yields ``(index, seed)`` or ``(index, seed, 1)`` keys.
+    """
+
+    def __init__(
+        self,
+        weights: np.ndarray,
+        *,
+        partners: np.ndarray,
+        labels: np.ndarray,
+        p_pair: float,
+        num_samples: int,
+        seed: int,
+    ) -> None:
+        super().__init__(weights, num_samples=num_samples, seed=seed)
+        self.partners = np.asarray(partners, dtype=np.int64)
+        self.labels = np.asarray(labels)
+        self.p_pair = float(p_pair)
+        if len(self.partners) != len(self.weights) or len(self.labels) != len(self.weights):
+            raise ValueError("weights, partners and labels must have one entry per clip")
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:  # type: ignore[override]
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, 0x5B]))
+        keys: list[tuple[int, ...]] = []
+        owed = 0  # bona fide draws already taken by a partner
+        while len(keys) < self.num_samples:
+            idx = rng.choice(len(self.weights), size=self.num_samples, p=self.weights)
+            seeds = rng.integers(0, 2**31 - 1, size=self.num_samples)
+            pair = rng.random(self.num_samples) < self.p_pair
+            for i, s, p in zip(idx.tolist(), seeds.tolist(), pair.tolist(), strict=True):
+                j = int(self.partners[i])
+                if j >= 0 and p:
+                    keys += [(j, s, 1), (i, s, 1)]
+                    owed += 1
+                elif self.labels[i] == BONAFIDE and owed > 0:
+                    owed -= 1
+                else:
+                    keys.append((i, s))
+        return iter(keys[: self.num_samples])
+
+
 def _fit(x: np.ndarray, n: int, start: int) -> np.ndarray:
     if len(x) >= n:
         return x[start : start + n]
@@ -274,9 +356,11 @@ class CropDataset(Dataset[tuple[torch.Tensor, int]]):
         """Labels of the clips (1 = spoof)."""
         return np.array([c.label for c in self.clips], dtype=np.int64)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, ...]) -> tuple[torch.Tensor, int]:
+        shared = False
         if isinstance(key, tuple):
-            i, seed = key
+            i, seed = int(key[0]), int(key[1])
+            shared = len(key) > 2 and bool(key[2])
         else:
             i, seed = int(key), int(key)
         clip = self.clips[i]
@@ -284,13 +368,25 @@ class CropDataset(Dataset[tuple[torch.Tensor, int]]):
         if not self.train:
             start = max(0, (len(speech) - self.n) // 2)
             return torch.from_numpy(_fit(speech, self.n, start).copy()), clip.label
-        rng = np.random.default_rng(np.random.SeedSequence([seed, i, 0xC0]))
+        if shared:
+            # a pair (PairedSampler): the same draws for both clips, crops at the same
+            # relative place of their speech
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1]))
+
+            def pick(length: int, n: int) -> int:
+                return int(rng.random() * (max(length - n, 0) + 1))
+        else:
+            rng = np.random.default_rng(np.random.SeedSequence([seed, i, 0xC0]))
+
+            def pick(length: int, n: int) -> int:
+                return int(rng.integers(0, max(length - n, 0) + 1))
+
         if self.augmenter is not None:
             # speed-perturb a slightly longer piece, then crop
             span = int(self.n * 1.25)
-            start = int(rng.integers(0, max(len(speech) - span, 0) + 1))
+            start = pick(len(speech), span)
             speech = self.augmenter.speed(speech[start : start + span], rng)
-        start = int(rng.integers(0, max(len(speech) - self.n, 0) + 1))
+        start = pick(len(speech), self.n)
         x = _fit(speech, self.n, start)
         if self.augmenter is not None:
             x = self.augmenter(x, rng)

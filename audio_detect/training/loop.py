@@ -24,7 +24,15 @@ from torch.utils.data import DataLoader
 
 from .augment import Augmenter
 from .config import TrainConfig
-from .data import BalancedSampler, CachedClip, CropDataset, collate, sampling_weights
+from .data import (
+    BalancedSampler,
+    CachedClip,
+    CropDataset,
+    PairedSampler,
+    collate,
+    partner_index,
+    sampling_weights,
+)
 from .losses import build_loss
 from .models import build_model, count_parameters
 
@@ -165,11 +173,22 @@ def train_model(
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    sampler = BalancedSampler(
-        sampling_weights(train_clips, mode=config.balance),
-        num_samples=steps_per_epoch * config.batch_size,
-        seed=config.seed,
-    )
+    weights = sampling_weights(train_clips, mode=config.balance)
+    sampler: BalancedSampler
+    if config.pair_copies > 0:
+        partners = partner_index(train_clips)
+        logger.info(
+            "pairing: %d of %d training spoofs have their bona fide source in training",
+            int(np.sum(partners >= 0)), int(np.sum(train_ds.labels == 1)),
+        )  # fmt: skip
+        sampler = PairedSampler(
+            weights, partners=partners, labels=train_ds.labels, p_pair=config.pair_copies,
+            num_samples=steps_per_epoch * config.batch_size, seed=config.seed,
+        )  # fmt: skip
+    else:
+        sampler = BalancedSampler(
+            weights, num_samples=steps_per_epoch * config.batch_size, seed=config.seed
+        )
     loader = DataLoader(
         train_ds,
         batch_size=config.batch_size,
