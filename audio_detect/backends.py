@@ -6,7 +6,7 @@ A backend maps a batch of equal-length windows at the model rate to raw scores
 * ``gmm``: numpy/librosa features + the two-class GMM (safetensors);
 * ``onnx``: an ONNX graph with the feature front end inside (waveform in, score out);
 * ``fusion``: the members' raw window scores, linearly combined (see
-  :mod:`audio_detect.fusion` for how the weights are fitted).
+  :mod:`audio_detect.evaluation.fusion` for how the weights are fitted).
 
 This module sits below :mod:`audio_detect.detector` (which aggregates and calibrates
 window scores into decisions) and imports nothing above the registry.
@@ -163,5 +163,3 @@ class FusionBackend:
     def score_windows(self, windows: np.ndarray) -> np.ndarray:
         """Fused raw score of each window."""
         return self.member_scores(windows) @ self.weights + self.bias
-
-

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from audio_detect.classifiers.heads import AttentiveStatsPool
-from audio_detect.metrics import compute_eer
+from audio_detect.evaluation.metrics import compute_eer
 
 torch.set_num_threads(1)
 FRAMES = os.environ.get("FRAMES_DIR", "runs/whisper_frames")

@@ -7,7 +7,7 @@ import pytest
 
 from audio_detect.audio.io import RawFormat, encode_g711, load_audio
 from audio_detect.detector import Detector
-from audio_detect.evaluation import evaluate_manifest
+from audio_detect.evaluation.evaluate import evaluate_manifest
 from audio_detect.scoring import ScoringPipeline
 from audio_detect.streaming import StreamingScorer
 

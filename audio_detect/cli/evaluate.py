@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..evaluation import EvalResult
+from ..evaluation.evaluate import EvalResult
 from ..exceptions import AudioDetectError
 from ._common import console, fail, stage_progress
 
@@ -49,7 +49,7 @@ def evaluate(
     """Score every trial; print pooled EER ('EER: <percent>'), minDCF, actDCF, Cllr, breakdowns."""
     from ..datasets import load_dataset
     from ..datasets.manifest import read_manifest_csv
-    from ..evaluation import evaluate_manifest, report
+    from ..evaluation.evaluate import evaluate_manifest, report
 
     if (manifest is None) == (dataset is None):
         raise fail("give exactly one of --manifest or --dataset (with --root)")
@@ -100,7 +100,7 @@ def _update_card(
     import shlex
     import sys
 
-    from ..model_card import condition_key, det_points, update_model_card
+    from ..evaluation.model_card import condition_key, det_points, update_model_card
     from ..registry import load_model_dir
 
     model_dir = load_model_dir(model).path

@@ -22,7 +22,7 @@ def fuse(
 ) -> None:
     """Fit a fusion of models on a dev split; write it as a new model directory."""
     from ..datasets.manifest import read_manifest_csv
-    from ..fusion import fit_fusion
+    from ..evaluation.fusion import fit_fusion
 
     try:
         trials = read_manifest_csv(manifest)

@@ -21,9 +21,9 @@ from ..datasets.scores import (
     read_asv_score_file,
     read_score_file,
 )
+from ..evaluation.metrics import summarize
+from ..evaluation.tdcf import asv_operating_point
 from ..exceptions import AudioDetectError, DatasetFormatError, ParameterError
-from ..metrics import summarize
-from ..tdcf import asv_operating_point
 from ._common import console, fail
 
 __all__ = ["metrics"]

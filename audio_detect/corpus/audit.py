@@ -47,10 +47,10 @@ FEATURE_NAMES = (
 def eer(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Equal error rate (y_true 1 = spoof, higher score = more spoof).
 
-    Uses :func:`audio_detect.metrics.compute_eer` when present.
+    Uses :func:`audio_detect.evaluation.metrics.compute_eer` when present.
     """
     try:
-        from ..metrics import compute_eer
+        from ..evaluation.metrics import compute_eer
 
         return float(compute_eer(y_true, y_score)[0])
     except ImportError:  # pragma: no cover - metrics module is part of the package

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model_card import render_measured
+from ..evaluation.model_card import render_measured
 from .config import TrainConfig
 
 __all__ = ["model_card"]

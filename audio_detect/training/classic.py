@@ -154,7 +154,7 @@ def train_classic(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Train, calibrate and write a classic model directory; return its manifest."""
-    from ..evaluation import evaluate_manifest
+    from ..evaluation.evaluate import evaluate_manifest
 
     t_start = time.time()
     feature = FeatureConfig.from_dict({"sr": config.sample_rate, **config.feature})

@@ -44,8 +44,8 @@ Progress = Callable[[str, int, int], None]
 
 
 def eer(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Equal error rate (fraction) via :func:`audio_detect.metrics.compute_eer`."""
-    from ..metrics import compute_eer
+    """Equal error rate (fraction) via :func:`audio_detect.evaluation.metrics.compute_eer`."""
+    from ..evaluation.metrics import compute_eer
 
     return float(compute_eer(y_true, y_score)[0])
 

@@ -124,7 +124,7 @@ def score_clips(
 
 
 def _summary(y: np.ndarray, llr: np.ndarray, systems: list[str]) -> dict[str, Any]:
-    from ..metrics import summarize
+    from ..evaluation.metrics import summarize
 
     if len(set(y.tolist())) < 2:
         return {"n_trials": len(y), "note": "one class only; no metrics"}

@@ -16,8 +16,8 @@ import pytest
 from api_helpers import auth, encode, new_key
 
 from audio_detect.audio.io import load_audio
-from audio_detect.evaluation import EvalResult, report
-from audio_detect.model_card import det_points, render_model_card, update_model_card
+from audio_detect.evaluation.evaluate import EvalResult, report
+from audio_detect.evaluation.model_card import det_points, render_model_card, update_model_card
 from audio_detect_service.routers.console import STATIC_DIR, encode_png, spectrogram_payload
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from audio_detect.cli.metrics import metrics
-from audio_detect.metrics import compute_eer, min_dcf
+from audio_detect.evaluation.metrics import compute_eer, min_dcf
 
 
 def _app() -> typer.Typer:

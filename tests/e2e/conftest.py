@@ -37,8 +37,8 @@ CHROMIUM_FLAGS = [
 def evaluate_into(model_dir: Path, clips: dict[str, Path]) -> Path:
     """Score the fixture clips with ``model_dir`` and store card numbers and a DET curve."""
     from audio_detect.detector import Detector
-    from audio_detect.evaluation import EvalResult, report
-    from audio_detect.model_card import det_points, update_model_card
+    from audio_detect.evaluation.evaluate import EvalResult, report
+    from audio_detect.evaluation.model_card import det_points, update_model_card
     from audio_detect.registry import load_model_dir
 
     detector = Detector(load_model_dir(model_dir))

@@ -9,12 +9,13 @@ Detector`. This is the linear logistic-regression fusion of FoCal/BOSARIS (Brüm
 du Preez, 2006), used by most ASVspoof submissions to combine classic and neural
 countermeasures.
 
-The serving half (:class:`FusionBackend`) lives in :mod:`audio_detect.backends`, below
-the detector; this module is the fitting half and sits above the detector and the
-evaluation loop it drives. Fitting (:func:`fit_fusion`) uses a held-out dev split only:
-window-level logistic regression on the members' raw window scores (each utterance
-weighted equally), then the call-level calibration and risk-tier thresholds through the
-serving detector, as for any other model.
+The serving half (:class:`~audio_detect.backends.FusionBackend`) lives in
+:mod:`audio_detect.backends`, below the detector; this module is the fitting half and
+sits above the detector and the evaluation loop it drives
+(:mod:`audio_detect.evaluation.evaluate`). Fitting (:func:`fit_fusion`) uses a held-out
+dev split only: window-level logistic regression on the members' raw window scores
+(each utterance weighted equally), then the call-level calibration and risk-tier
+thresholds through the serving detector, as for any other model.
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from .audio.io import load_audio
-from .backends import FusionBackend, member_weights_file
-from .calibration import LogisticCalibrator, fit_decision_rule
-from .config import WindowConfig
-from .constants import BONAFIDE, SPOOF
-from .datasets.manifest import Utterance
-from .detector import Detector
-from .evaluation import evaluate_manifest
-from .exceptions import ParameterError
-from .registry import ModelDir, load_model_dir, read_manifest, write_manifest
+from ..audio.io import load_audio
+from ..backends import member_weights_file
+from ..calibration import LogisticCalibrator, fit_decision_rule
+from ..config import WindowConfig
+from ..constants import BONAFIDE, SPOOF
+from ..datasets.manifest import Utterance
+from ..detector import Detector
+from ..exceptions import ParameterError
+from ..registry import ModelDir, load_model_dir, read_manifest, write_manifest
+from .evaluate import evaluate_manifest
 
-__all__ = ["FusionBackend", "fit_fusion", "member_weights_file"]
+__all__ = ["fit_fusion"]
 
 logger = logging.getLogger(__name__)
 

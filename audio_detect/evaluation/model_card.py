@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .registry import read_manifest, write_manifest
+from ..registry import read_manifest, write_manifest
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -51,7 +51,7 @@ def condition_key(protocol: str | None, channel: str | None) -> str:
     if protocol is None or protocol == DEFAULT_PROTOCOL:
         return cond
     if not protocol.replace("-", "").replace("_", "").isalnum():
-        from .exceptions import ParameterError
+        from ..exceptions import ParameterError
 
         raise ParameterError.invalid("protocol", "letters, digits, '-' or '_'", protocol)
     return f"{protocol}:{cond}"
@@ -87,7 +87,7 @@ def det_points(
     dict
         ``p_miss`` (bona fide flagged), ``p_fa`` (spoof accepted) and ``threshold``
         (flag when ``score >= threshold``), equally long lists, thresholds decreasing,
-        as :func:`audio_detect.metrics.det_curve`.
+        as :func:`audio_detect.evaluation.metrics.det_curve`.
     """
     from .metrics import det_curve
 

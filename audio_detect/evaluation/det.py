@@ -1,8 +1,8 @@
 """The DET curve and the EER exactly as the official ASVspoof evaluation code.
 
-The shared core of :mod:`audio_detect.metrics` (EER, DCF, Cllr) and
-:mod:`audio_detect.tdcf` (tandem costs); both import it and neither imports the other
-at module level. Score direction: see :mod:`audio_detect.metrics`.
+The shared core of :mod:`audio_detect.evaluation.metrics` (EER, DCF, Cllr) and
+:mod:`audio_detect.evaluation.tdcf` (tandem costs); both import it and neither imports the other
+at module level. Score direction: see :mod:`audio_detect.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .constants import BONAFIDE, SPOOF
-from .exceptions import ParameterError
+from ..constants import BONAFIDE, SPOOF
+from ..exceptions import ParameterError
 
 __all__ = ["FloatArray", "check_binary", "det_curve", "official_det", "official_eer"]
 

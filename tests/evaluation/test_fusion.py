@@ -14,8 +14,8 @@ from audio_detect.audio.io import load_audio
 from audio_detect.cli import app
 from audio_detect.datasets.manifest import Utterance
 from audio_detect.detector import Detector
+from audio_detect.evaluation.fusion import fit_fusion
 from audio_detect.exceptions import IncompatibleModelError, ModelIntegrityError, ParameterError
-from audio_detect.fusion import fit_fusion
 from audio_detect.registry import load_model_dir, write_manifest
 
 

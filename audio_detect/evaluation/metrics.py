@@ -18,7 +18,7 @@ A trial is flagged as spoof when ``score >= threshold`` (for the Bayes decision 
 curves are computed exactly as the official ``compute_det_curve`` on the negated
 (bona-fide-high) scores, with the same tie handling, so results equal the official
 numbers. The tandem t-DCF (with ASV scores, higher = target speaker) is in
-:mod:`audio_detect.tdcf`.
+:mod:`audio_detect.evaluation.tdcf`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .constants import ASVSPOOF5_C_FA, ASVSPOOF5_C_MISS, ASVSPOOF5_P_SPOOF, SPOOF
+from ..constants import ASVSPOOF5_C_FA, ASVSPOOF5_C_MISS, ASVSPOOF5_P_SPOOF, SPOOF
+from ..exceptions import ParameterError
 from .det import FloatArray, check_binary, det_curve, official_det, official_eer
-from .exceptions import ParameterError
 
 if TYPE_CHECKING:
     from .tdcf import AsvOperatingPoint

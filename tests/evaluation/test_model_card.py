@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from audio_detect.datasets.manifest import Utterance
-from audio_detect.evaluation import evaluate_manifest, report
-from audio_detect.exceptions import ParameterError
-from audio_detect.model_card import (
+from audio_detect.evaluation.evaluate import evaluate_manifest, report
+from audio_detect.evaluation.model_card import (
     MEASURED_HEADING,
     condition_key,
     split_condition,
     update_model_card,
 )
+from audio_detect.exceptions import ParameterError
 from audio_detect.registry import load_model_dir
 
 

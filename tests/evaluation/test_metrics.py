@@ -1,4 +1,7 @@
-"""Tests of audio_detect.metrics: official reference values and synthetic properties."""
+"""Tests of audio_detect.evaluation.metrics and .tdcf.
+
+Official reference values and synthetic properties.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,7 @@ from audio_detect.datasets.scores import (
     read_asv_score_file,
     read_score_file,
 )
-from audio_detect.exceptions import ParameterError
-from audio_detect.metrics import (
+from audio_detect.evaluation.metrics import (
     act_dcf,
     bayes_threshold,
     breakdown,
@@ -27,7 +29,7 @@ from audio_detect.metrics import (
     roc_points,
     summarize,
 )
-from audio_detect.tdcf import (
+from audio_detect.evaluation.tdcf import (
     AsvOperatingPoint,
     TDCFCostModel2019,
     TDCFCostModel2021,
@@ -36,6 +38,7 @@ from audio_detect.tdcf import (
     min_tdcf_2021,
     tdcf_curve,
 )
+from audio_detect.exceptions import ParameterError
 
 # Official ASVspoof evaluation code on these files (reference_scores/README.md).
 REFERENCE = {

@@ -4,7 +4,7 @@ The ASVspoof 2019 t-DCF (Kinnunen et al., "t-DCF: a detection cost function for 
 tandem assessment of spoofing countermeasures and automatic speaker verification",
 Odyssey 2018) and the revised ASVspoof 2021 formula (Kinnunen et al., IEEE/ACM TASLP
 2020), computed exactly as the official evaluation packages. CM scores follow the
-library direction (higher = spoof, see :mod:`audio_detect.metrics`); ASV scores keep
+library direction (higher = spoof, see :mod:`audio_detect.evaluation.metrics`); ASV scores keep
 the ASV direction (higher = target speaker).
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..exceptions import ParameterError
 from .det import FloatArray, det_curve, official_eer
-from .exceptions import ParameterError
 
 __all__ = [
     "AsvOperatingPoint",

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .constants import EVAL_MAX_SECONDS, SPOOF
-from .datasets.manifest import Utterance
-from .exceptions import AudioDetectError, ParameterError
+from ..constants import EVAL_MAX_SECONDS, SPOOF
+from ..datasets.manifest import Utterance
+from ..exceptions import AudioDetectError, ParameterError
 
 __all__ = ["EvalResult", "evaluate_manifest", "report"]
 
@@ -55,7 +55,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(model: str | None, channel: str | None, seed: int) -> None:
-    from .detector import Detector
+    from ..detector import Detector
 
     _WORKER["detector"] = Detector.load(model)
     _WORKER["channel"] = channel
@@ -71,8 +71,8 @@ def _score_one(item: tuple[int, str, str]) -> _Scored:
     detector = _WORKER["detector"]
     try:
         if _WORKER["channel"]:
-            from .audio.channel import apply_channel
-            from .audio.io import load_audio
+            from ..audio.channel import apply_channel
+            from ..audio.io import load_audio
 
             audio = load_audio(path, sr=detector.model_rate, max_seconds=EVAL_MAX_SECONDS)
             y = apply_channel(
