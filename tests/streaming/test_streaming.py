@@ -168,7 +168,7 @@ def test_samples_to_next_check_lands_exactly_on_checks(detector, fixture_audio, 
 def test_window_cache_keeps_recent_windows_and_stays_bounded():
     """Windows that come back are not rescored; the cache is an LRU bounded by the current count."""
     from audio_detect.audio.windows import SpeechWindows
-    from audio_detect.streaming import _CACHE_FACTOR, _CACHE_SLACK, _CachingBackend
+    from audio_detect.streaming.cache import CACHE_FACTOR, CACHE_SLACK, CachingBackend
 
     class Counting:
         def __init__(self) -> None:
@@ -178,7 +178,7 @@ def test_window_cache_keeps_recent_windows_and_stays_bounded():
             self.rows += [float(w[0]) for w in windows]
             return np.asarray(windows)[:, 0] * 2.0
 
-    def run(backend: _CachingBackend, first: int, n: int) -> np.ndarray:
+    def run(backend: CachingBackend, first: int, n: int) -> np.ndarray:
         # Window i holds the value first + i and covers recording samples [k, k + 1).
         speech = np.arange(first, first + n, dtype=np.float32)
         windows = SpeechWindows(speech, np.arange(n), 1, np.zeros((n, 2)))
@@ -186,15 +186,15 @@ def test_window_cache_keeps_recent_windows_and_stays_bounded():
         return backend.score_windows(np.arange(n)[:, None])
 
     inner = Counting()
-    cache = _CachingBackend(inner)
+    cache = CachingBackend(inner)
     np.testing.assert_array_equal(run(cache, 0, 3), [0.0, 2.0, 4.0])
     run(cache, 10, 3)  # the regions moved: three new windows
     np.testing.assert_array_equal(run(cache, 0, 3), [0.0, 2.0, 4.0])  # ...and moved back
     assert inner.rows == [0, 1, 2, 10, 11, 12] and cache.scored == 6
     for first in range(100, 100 + 40 * 20, 20):  # many distinct windows: bounded
         run(cache, first, 20)
-        assert len(cache.cache) <= _CACHE_FACTOR * 20 + _CACHE_SLACK
-    assert len(cache.cache) == _CACHE_FACTOR * 20 + _CACHE_SLACK
+        assert len(cache.cache) <= CACHE_FACTOR * 20 + CACHE_SLACK
+    assert len(cache.cache) == CACHE_FACTOR * 20 + CACHE_SLACK
     assert all(((k, k + 1),) in cache.cache for k in range(880, 900))  # the current ones
     assert ((0, 1),) not in cache.cache  # the least recently used went first
 
