@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from audio_detect.registry import describe_model_dir
+
 
 def main() -> None:
     """Command line."""
@@ -37,9 +39,9 @@ def main() -> None:
     args = ap.parse_args()
     path, sr = args.model, args.sr
     if path.is_dir():
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        sr = sr or int(manifest["sample_rate"])
-        path = path / manifest.get("weights", "model.onnx")
+        spec = describe_model_dir(path).spec  # the registry's validated manifest
+        sr = sr or spec.model_rate
+        path = path / (spec.weights or "model.onnx")
     sr = sr or 8000
 
     opts = ort.SessionOptions()

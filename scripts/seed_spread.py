@@ -9,9 +9,9 @@ channel conditions) with EER, minDCF, actDCF and Cllr per seed, their mean and r
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
+
+from audio_detect.registry import read_manifest
 
 KEYS = ("eer", "min_dcf", "act_dcf", "cllr")
 
@@ -19,7 +19,7 @@ KEYS = ("eer", "min_dcf", "act_dcf", "cllr")
 def main(dirs: list[str]) -> int:
     runs = []
     for d in dirs:
-        m = json.loads((Path(d) / "manifest.json").read_text(encoding="utf-8"))
+        m = read_manifest(d)
         runs.append((m["training"]["seed"], m["metrics"]))
     runs.sort(key=lambda r: r[0])
     seeds = [s for s, _ in runs]

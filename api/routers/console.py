@@ -12,44 +12,41 @@ nothing from a CDN). Every console page and asset carries strict security header
 * ``GET /v1/decisions/{id}/spectrogram``: the same from stored audio (``STORE_AUDIO``).
 * ``GET /v1/console/decisions``: recent decisions, newest first, by tier/verdict/call/date.
 * ``GET /v1/console/models/{name}/det``: a model's stored DET curves in probit space.
+
+The pictures are drawn by :mod:`audio_detect_service.console_render`, the decisions
+queried by the store (:meth:`~audio_detect_service.store.Store.recent_decisions`), the
+manifests read by the library's registry; this module holds only the HTTP side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import math
-import struct
-import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
-from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import Scope
 
 from audio_detect.audio.io import load_audio
-from audio_detect.audio.vad import speech_regions
 from audio_detect.exceptions import ModelNotFoundError, ParameterError
 from audio_detect.registry import available_models, describe_model_dir, models_root
 
+from ..console_render import det_payload, spectrogram_payload
 from ..deps import AnalyzeCaller, AnyCaller, ReadCaller, ServicesDep
 from ..errors import ApiError
 from ..limits import payload_too_large
 from ..schemas import ERROR_RESPONSES, ErrorResponse
 from ..services import Services
-from ..store.store import DECISION_COLUMNS
-from ..store.tables import DecisionRecord
 
-__all__ = ["SECURITY_HEADERS", "encode_png", "install", "router", "spectrogram_payload"]
+__all__ = ["SECURITY_HEADERS", "install", "router"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 
@@ -71,12 +68,6 @@ SECURITY_HEADERS = {
 router = APIRouter(tags=["console"])
 _RESPONSES = {k: ERROR_RESPONSES[k] for k in (401, 403, 413, 415, 422, 429, 503)}
 _RAW_TYPES = ("", "application/octet-stream")
-_DB_RANGE = 80.0
-# inferno at 0, 1/4, 1/2, 3/4, 1 (dark = quiet); the score trace is drawn in cyan over it.
-_CMAP = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64
-)
-_DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9)
 
 
 # -- page and assets ------------------------------------------------------------------
@@ -113,89 +104,13 @@ def install(app: FastAPI) -> None:
 
 
 # -- spectrogram ----------------------------------------------------------------------
-def encode_png(rgb: np.ndarray) -> bytes:
-    """Encode an ``(height, width, 3)`` uint8 array as a PNG (no dependency)."""
-    h, w, _ = rgb.shape
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(tag + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _colorize(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] -> RGB uint8 through :data:`_CMAP`."""
-    xs = np.linspace(0.0, 1.0, len(_CMAP))
-    return np.stack([np.interp(values, xs, _CMAP[:, c]) for c in range(3)], axis=-1).astype(
-        np.uint8
-    )
-
-
-def spectrogram_payload(
-    y: np.ndarray, sr: int, *, max_columns: int = 1000, vad_aggressiveness: int = 2
-) -> dict[str, Any]:
-    """Spectrogram image and speech regions of mono samples ``y`` at ``sr``.
-
-    Parameters
-    ----------
-    y : np.ndarray
-        Mono float samples.
-    sr : int
-        Their sample rate (the model's, so the picture shows what the model heard).
-    max_columns : int
-        Most STFT frames kept: the hop grows with the duration (at least 10 ms).
-    vad_aggressiveness : int
-        WebRTC VAD mode of the speech regions (the detector's).
-
-    Returns
-    -------
-    dict
-        ``png`` (base64 RGB PNG, low frequencies at the bottom, one column per frame),
-        ``width``, ``height``, ``duration``, ``sample_rate``, ``hop_seconds``,
-        ``fmax``, ``db_max``, ``db_range`` and ``speech_regions`` (``[start, end]`` s).
-    """
-    y = np.asarray(y, dtype=np.float32)
-    n_fft = 1 << max(6, math.ceil(math.log2(0.032 * sr)))
-    hop = max(int(0.01 * sr), math.ceil(len(y) / max_columns))
-    from audio_detect.features import linear_spectrogram  # librosa: loaded on first use
-
-    logp = linear_spectrogram(y=y, sr=sr, n_fft=n_fft, win_length=n_fft, hop_length=hop)
-    db = logp * (10.0 / math.log(10.0))
-    top = float(np.percentile(db, 99.5))
-    scaled = np.clip((db - (top - _DB_RANGE)) / _DB_RANGE, 0.0, 1.0)
-    rgb = np.ascontiguousarray(_colorize(scaled[::-1]))
-    regions = speech_regions(y, sr=sr, aggressiveness=vad_aggressiveness)
-    return {
-        "png": base64.b64encode(encode_png(rgb)).decode("ascii"),
-        "width": int(rgb.shape[1]),
-        "height": int(rgb.shape[0]),
-        "duration": round(len(y) / sr, 4),
-        "sample_rate": int(sr),
-        "hop_seconds": round(hop / sr, 6),
-        "fmax": sr / 2,
-        "db_max": round(top, 2),
-        "db_range": _DB_RANGE,
-        "speech_regions": [[round(s / sr, 3), round(e / sr, 3)] for s, e in regions.tolist()],
-    }
-
-
 def _spectrogram_of(services: Services, data: bytes, channel: str, max_columns: int) -> dict:
     d = services.detector
     ch = int(channel) if channel.isdigit() else channel
     audio = load_audio(
-        data, sr=d.sample_rate, channel=ch, max_seconds=services.settings.max_audio_seconds
+        data, sr=d.model_rate, channel=ch, max_seconds=services.settings.max_audio_seconds
     )
-    out = spectrogram_payload(
-        audio.samples, audio.sr, max_columns=max_columns, vad_aggressiveness=d.vad_aggressiveness
-    )
+    out = spectrogram_payload(audio.samples, audio.sr, max_columns=max_columns, vad=d.vad)
     return {**out, "channel": channel}
 
 
@@ -307,30 +222,6 @@ async def console_config(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-#: Columns of a decision summary in the recent-decisions list (no timeline, no client).
-_SUMMARY = tuple(c for c in DECISION_COLUMNS if c not in ("timeline", "client"))
-
-
-def _recent(
-    services: Services, equal: dict[str, str | None], since: datetime | None,
-    until: datetime | None, limit: int, before: tuple[datetime, str] | None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    t = DecisionRecord
-    stmt = select(*(getattr(t, c) for c in _SUMMARY)).order_by(t.created_at.desc(), t.id.desc())
-    stmt = stmt.where(*(getattr(t, c) == v for c, v in equal.items() if v is not None))
-    if since is not None:
-        stmt = stmt.where(t.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(t.created_at < until)
-    if before is not None:
-        ts, last_id = before
-        stmt = stmt.where((t.created_at < ts) | ((t.created_at == ts) & (t.id < last_id)))
-    with services.store.session() as s:
-        rows = s.execute(stmt.limit(limit)).all()
-    iso = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
-    return [{c: iso(v) for c, v in zip(_SUMMARY, r, strict=True)} for r in rows]
-
-
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
@@ -359,8 +250,10 @@ async def recent_decisions(
 ) -> dict[str, Any]:
     """Summaries (no timeline); pass ``next_before`` as ``before`` for older ones."""
     items = await run_in_threadpool(
-        _recent, services, {"tier": tier, "verdict": verdict, "call_id": call_id or None},
-        _aware(since), _aware(until), limit, _decode_before(before) if before else None,
+        services.store.recent_decisions,
+        equal={"tier": tier, "verdict": verdict, "call_id": call_id or None},
+        since=_aware(since), until=_aware(until), limit=limit,
+        before=_decode_before(before) if before else None,
     )  # fmt: skip
     last = items[-1] if len(items) == limit else None
     cursor = (
@@ -380,38 +273,6 @@ def _manifest(services: Services, name: str) -> dict[str, Any]:
     if name == services.detector.model.name:
         return services.detector.model.manifest
     raise ModelNotFoundError(f"No model named {name!r}.")
-
-
-def det_payload(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Stored DET curves of a manifest in probit space, with axis ticks."""
-    from scipy.stats import norm
-
-    lo, hi = _DET_TICKS[0] / 2, _DET_TICKS[-1]
-
-    def z(p: list[float]) -> list[float]:
-        return [round(float(v), 4) for v in norm.ppf(np.clip(np.asarray(p, float), lo, hi))]
-
-    conditions = []
-    evaluations = (manifest.get("metrics") or {}).get("evaluations") or {}
-    for cond, ev in evaluations.items():
-        det = ev.get("det") or {}
-        entry: dict[str, Any] = {
-            "condition": cond,
-            "eer": ev.get("eer"),
-            "min_dcf": ev.get("min_dcf"),
-            "points": [],
-        }
-        if det.get("p_miss") and det.get("p_fa"):
-            entry["points"] = [list(p) for p in zip(z(det["p_fa"]), z(det["p_miss"]), strict=False)]
-        if ev.get("eer") is not None:
-            entry["eer_point"] = z([ev["eer"]]) * 2
-        conditions.append(entry)
-    ticks = [{"p": p, "z": z([p])[0], "label": f"{100 * p:g}"} for p in _DET_TICKS]
-    return {
-        "name": manifest.get("name"),
-        "axis": {"min": z([lo])[0], "max": z([hi])[0], "ticks": ticks},
-        "conditions": conditions,
-    }
 
 
 @router.get(

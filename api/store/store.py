@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .tables import ApiKey, AudioBlob, DecisionRecord, Job, utcnow
 
-__all__ = ["DECISION_COLUMNS", "Store"]
+__all__ = ["DECISION_COLUMNS", "SUMMARY_COLUMNS", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 #: Columns of a decision record, in export order.
 DECISION_COLUMNS = tuple(c.name for c in DecisionRecord.__table__.columns)
+#: Columns of a decision summary (recent-decisions lists): no timeline, no client.
+SUMMARY_COLUMNS = tuple(c for c in DECISION_COLUMNS if c not in ("timeline", "client"))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -229,6 +231,36 @@ class Store:
             )
         with self.session() as s:
             return [decision_dict(r) for r in s.scalars(stmt.limit(limit))]
+
+    def recent_decisions(
+        self,
+        *,
+        equal: dict[str, str | None],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Decision summaries (:data:`SUMMARY_COLUMNS`), newest first.
+
+        ``equal`` maps columns to required values (``None``: any); the range is
+        ``[since, until)``; ``before`` (``created_at``, ``id``) continues a previous page.
+        """
+        t = DecisionRecord
+        stmt = select(*(getattr(t, c) for c in SUMMARY_COLUMNS))
+        stmt = stmt.order_by(t.created_at.desc(), t.id.desc())
+        stmt = stmt.where(*(getattr(t, c) == v for c, v in equal.items() if v is not None))
+        if since is not None:
+            stmt = stmt.where(t.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(t.created_at < until)
+        if before is not None:
+            ts, last_id = before
+            stmt = stmt.where((t.created_at < ts) | ((t.created_at == ts) & (t.id < last_id)))
+        with self.session() as s:
+            rows = s.execute(stmt.limit(limit)).all()
+        iso = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731
+        return [{c: iso(v) for c, v in zip(SUMMARY_COLUMNS, r, strict=True)} for r in rows]
 
     def iter_decisions(
         self, *, since: datetime | None = None, until: datetime | None = None, batch: int = 500

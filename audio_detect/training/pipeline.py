@@ -190,7 +190,7 @@ def finalize_model(
     ``training`` is the summary stored in the manifest (parity and timings are added).
     Returns the written manifest as a dict.
     """
-    import json
+    from ..registry import read_manifest
 
     t0 = time.perf_counter()
     sr = config.sample_rate
@@ -248,7 +248,7 @@ def finalize_model(
         training=training, metrics=metrics, card=card, onnx_path=onnx_path,
     )  # fmt: skip
     logger.info("wrote %s", out_dir)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_manifest(path.parent)
 
 
 def run_training(

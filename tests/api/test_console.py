@@ -1,4 +1,7 @@
-"""The analyst console's page, assets and JSON helpers (``api/routers/console.py``)."""
+"""The analyst console's page, assets and JSON helpers.
+
+``api/routers/console.py`` (routes) and ``api/console_render.py`` (PNG, spectrogram, DET).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from api_helpers import auth, encode, new_key
 from audio_detect.audio.io import load_audio
 from audio_detect.evaluation.evaluate import EvalResult, report
 from audio_detect.evaluation.model_card import det_points, render_model_card, update_model_card
-from audio_detect_service.routers.console import STATIC_DIR, encode_png, spectrogram_payload
+from audio_detect_service.console_render import encode_png, spectrogram_payload
+from audio_detect_service.routers.console import STATIC_DIR
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
