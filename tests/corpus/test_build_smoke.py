@@ -69,6 +69,18 @@ def test_manifest_columns_and_files(smoke_corpus: Path):
             assert r["system"] != "bonafide" and r["family"] != "bonafide"
 
 
+def test_copies_name_their_bona_fide_source(smoke_corpus: Path):
+    rows = _rows(smoke_corpus)
+    bona_items = {r["item"]: r for r in rows if r["label"] == "bonafide"}
+    assert all(r["item"] and r["path"].split("/")[-1].startswith(r["item"]) for r in rows)
+    copies = [r for r in rows if r["family"] == "vocoder-copy-synthesis"]
+    assert copies, "the smoke build copy-synthesises bona fide items"
+    for r in copies:
+        src = bona_items[r["parent"]]  # the source is a bona fide row of the manifest
+        assert (src["split"], src["speaker"], src["text"]) == (r["split"], r["speaker"], r["text"])
+    assert all(r["parent"] == "" for r in rows if r["label"] == "bonafide")
+
+
 def test_protocols_respect_split_rules(smoke_corpus: Path):
     rows = _rows(smoke_corpus)
     by_system: dict[str, set[str]] = {}
