@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Bind address of `audio-detect serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `audio-detect serve`.")
     log_level: str = Field("info", description="Log level of the service.")
+    ws_compression: bool = Field(
+        False,
+        description="Offer permessage-deflate on WebSockets. Off: 20 ms audio frames barely "
+        "compress and deflating each one costs server and client CPU per call.",
+    )
     workers: int = Field(
         1,
         ge=1,

@@ -85,6 +85,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
         ws="auto",
+        ws_per_message_deflate=settings.ws_compression,
         proxy_headers=False,
     )
 
@@ -127,5 +128,6 @@ def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
         timeout_worker_healthcheck=60,
         log_level=settings.log_level.lower(),
         ws="auto",
+        ws_per_message_deflate=settings.ws_compression,
         proxy_headers=False,
     )

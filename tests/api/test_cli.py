@@ -117,5 +117,10 @@ def test_serve_runs_uvicorn(cli, monkeypatch, tiny_gmm_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
     assert calls["app"].state.settings.dev_mode is True
+    assert calls["ws_per_message_deflate"] is False  # AUDIO_DETECT_WS_COMPRESSION's default
+    monkeypatch.setenv("AUDIO_DETECT_WS_COMPRESSION", "true")
+    r = CliRunner().invoke(cli, ["serve", "--dev", "--model", str(tiny_gmm_dir)])
+    assert r.exit_code == 0, r.output
+    assert calls["ws_per_message_deflate"] is True
     r = CliRunner().invoke(cli, ["serve", "--dev", "--host", "0.0.0.0"])
     assert r.exit_code != 0

@@ -26,9 +26,12 @@ from typing import Any
 
 import httpx
 
+from audio_detect_service.settings import Settings
+
 __all__ = ["LocalServer", "proc_status_kb"]
 
 REPO = Path(__file__).resolve().parents[2]
+_WS_COMPRESSION = Settings.model_fields["ws_compression"].default
 _PORT_RE = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
@@ -147,7 +150,9 @@ class LocalServer:
             "0" if self.workers == 1 else str(_free_port()),
             "--log-level",
             "info",
-        ]  # fmt: skip  (the port is announced at info level)
+            "--ws-per-message-deflate",
+            str(self.settings.get("ws_compression", _WS_COMPRESSION)).lower(),
+        ]  # fmt: skip  (the port is announced at info level; deflate as `audio-detect serve`)
         if self.workers > 1:  # see api/cli/serve.py for the health-check timeout
             cmd += ["--workers", str(self.workers), "--timeout-worker-healthcheck", "60"]
         if not self.access_log:
