@@ -138,7 +138,7 @@ async def one_stream(
     sent_t: list[float] = []  # and when that frame was sent
     lags: list[float] = []
     late: list[float] = []
-    out: dict[str, Any] = {"scores": 0, "error": None}
+    out: dict[str, Any] = {"scores": 0, "degraded": 0, "error": None}
     async with websockets.connect(ws_url, additional_headers={"Authorization": f"Bearer {key}"},
                                   open_timeout=30, max_size=2**22) as ws:  # fmt: skip
         await ws.send(json.dumps({"type": "start", "encoding": "mulaw", "sample_rate": 8000}))
@@ -154,6 +154,8 @@ async def one_stream(
                     out["scores"] += 1
                     j = bisect.bisect_left(sent_s, msg["audio_seconds"] - 1e-6)
                     lags.append(now - (sent_t[j] if j < len(sent_t) else now))
+                elif msg["type"] == "degraded":  # the server says it is behind this call
+                    out["degraded"] += 1
                 elif msg["type"] == "final":
                     out["final_at"] = now
                     out["verdict"] = msg["verdict"]
@@ -205,6 +207,7 @@ async def ws_load(
         "streams": streams, "call_seconds": seconds, "wall_s": round(wall, 1),
         "completed": len(ok), "failures": failures,
         "rolling_verdicts": sum(r["scores"] for r in ok),
+        "degraded_calls": sum(1 for r in ok if r["degraded"]),
         "verdict_lag": percentiles(lags),
         "final_latency": percentiles([r["final_latency"] for r in ok]),
         "send_lateness": percentiles([x for r in ok for x in r["late"]]),

@@ -171,6 +171,8 @@ def _ramp(
 def render(doc: dict[str, Any]) -> str:
     """Markdown: the ramp table and the answer."""
     rows = []
+    # Results from before the client counted `degraded` events have no such column.
+    told = any("degraded_calls" in s for s in doc["steps"])
     for s in doc["steps"]:
         lag, fin, late = s["verdict_lag"], s["final_latency"], s["send_lateness"]
         rows.append(
@@ -178,6 +180,7 @@ def render(doc: dict[str, Any]) -> str:
                 s["streams"],
                 f"{s['completed']} / {s['streams']}",
                 s["rolling_verdicts"],
+                *([s.get("degraded_calls", "-")] if told else []),
                 lag["p50_ms"],
                 lag["p95_ms"],
                 f"**{lag['p99_ms']}**",
@@ -240,6 +243,7 @@ def render(doc: dict[str, Any]) -> str:
                     "streams",
                     "completed",
                     "rolling verdicts",
+                    *(["calls told `degraded`"] if told else []),
                     "update p50 ms",
                     "p95 ms",
                     "p99 ms",

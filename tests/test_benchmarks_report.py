@@ -249,3 +249,18 @@ def test_baseline_tree_checks_out_a_ref_and_removes_it() -> None:
     finally:
         tree.close()
     assert not tree.path.exists()
+
+
+def test_streams_table_counts_calls_told_degraded_when_the_results_have_it() -> None:
+    from benchmarks import streams
+
+    doc = json.loads((RESULTS / "streams.json").read_text(encoding="utf-8"))
+    for s in doc["steps"]:
+        s.pop("degraded_calls", None)
+    assert "degraded" not in streams.render(doc)  # older results: no empty column
+    doc["steps"][-1]["degraded_calls"] = 7
+    table = streams.render(doc)
+    assert "calls told `degraded`" in table
+    row = f"| {doc['steps'][-1]['streams']} |"
+    last = next(ln for ln in table.splitlines() if ln.startswith(row))
+    assert "| 7 |" in last
