@@ -135,6 +135,10 @@ class TrainConfig:
     lr, weight_decay, warmup_steps, scheduler :
         AdamW learning rate and decoupled weight decay; linear warm-up then
         ``cosine`` decay, a ``step`` decay (x0.5 every quarter) or ``constant``.
+    encoder_lr : float or None
+        Learning rate of a pretrained encoder's parameters (the model's ``encoder``
+        module) when they are trained (``whisper_cm`` with ``train_blocks``); ``None``
+        = ``lr``. Fine-tuning pretrained layers wants a rate far below the head's.
     loss : str
         ``ce`` (class-weighted cross-entropy) or ``ocsoftmax`` (Zhang et al., 2021).
     balance : str
@@ -194,6 +198,7 @@ class TrainConfig:
     max_steps: int = 0
     max_minutes: float = 80.0
     lr: float = 1e-3
+    encoder_lr: float | None = None
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     scheduler: str = "cosine"
@@ -233,6 +238,8 @@ class TrainConfig:
             raise ParameterError.invalid("balance", f"one of {BALANCE}", self.balance)
         if not 0.0 <= self.pair_copies <= 1.0:
             raise ParameterError.invalid("pair_copies", "in [0, 1]", self.pair_copies)
+        if self.encoder_lr is not None and not self.encoder_lr > 0:
+            raise ParameterError.invalid("encoder_lr", "> 0 (or null)", self.encoder_lr)
         if self.quantize not in QUANTIZE:
             raise ParameterError.invalid("quantize", f"one of {QUANTIZE}", self.quantize)
         if not self.crop_seconds > 0:

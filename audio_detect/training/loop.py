@@ -65,6 +65,25 @@ class TrainResult:
     stopped_by: str = "epochs"
 
 
+def param_groups(model: nn.Module, *, lr: float, encoder_lr: float | None) -> list[dict[str, Any]]:
+    """AdamW parameter groups: one, or a pretrained ``encoder`` apart.
+
+    With ``encoder_lr`` the parameters of ``model.encoder`` get their own rate (the
+    schedule scales both groups alike); without it, every parameter is in one group,
+    as before the option existed (checkpoints' optimiser states keep their layout).
+    Frozen parameters never get a gradient, so AdamW leaves them alone either way.
+    """
+    params = list(model.parameters())
+    encoder = getattr(model, "encoder", None)
+    if encoder_lr is None or not isinstance(encoder, nn.Module):
+        return [{"params": params, "lr": lr}]
+    enc_ids = {id(p) for p in encoder.parameters()}
+    return [
+        {"params": [p for p in params if id(p) not in enc_ids], "lr": lr},
+        {"params": [p for p in params if id(p) in enc_ids], "lr": encoder_lr},
+    ]
+
+
 def _lr_factor(step: int, *, total: int, warmup: int, kind: str) -> float:
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
@@ -199,7 +218,11 @@ def train_model(
         worker_init_fn=_worker_init,
         persistent_workers=config.num_workers > 0,
     )
-    optim = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optim = torch.optim.AdamW(
+        param_groups(model, lr=config.lr, encoder_lr=config.encoder_lr),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
     warmup, kind = config.warmup_steps, config.scheduler
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: _lr_factor(s, total=total_steps, warmup=warmup, kind=kind)

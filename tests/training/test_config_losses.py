@@ -33,6 +33,39 @@ def test_unknown_key_and_bad_values_rejected(tmp_path: Path) -> None:
         TrainConfig(loss="hinge")
     with pytest.raises(ParameterError, match=r"feature\.sr"):
         TrainConfig(sample_rate=8000)
+    with pytest.raises(ParameterError, match="encoder_lr"):
+        TrainConfig(encoder_lr=0.0)
+
+
+def test_encoder_lr_gives_the_pretrained_encoder_its_own_rate() -> None:
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from audio_detect.training.loop import param_groups
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.Linear(4, 4)
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.encoder(x)).sum()
+
+    net = Net()
+    (one,) = param_groups(net, lr=1e-3, encoder_lr=None)
+    assert len(one["params"]) == 4 and one["lr"] == 1e-3
+    head, enc = param_groups(net, lr=1e-2, encoder_lr=1e-5)
+    assert {id(p) for p in enc["params"]} == {id(p) for p in net.encoder.parameters()}
+    assert {id(p) for p in head["params"]} == {id(p) for p in net.head.parameters()}
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    optim = torch.optim.AdamW([head, enc], lr=1e-2, weight_decay=0.0)
+    net(torch.randn(8, 4)).backward()
+    optim.step()
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in net.named_parameters()}
+    # Adam's first step moves each weight by about its group's rate.
+    assert moved["head.weight"] == pytest.approx(1e-2, rel=0.05)
+    assert moved["encoder.weight"] == pytest.approx(1e-5, rel=0.05)
 
 
 def test_losses() -> None:
