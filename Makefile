@@ -47,7 +47,8 @@ test: install-test
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: install-test
-	$(VENV)/bin/ruff check audio_detect api tests
+	$(VENV)/bin/ruff check audio_detect api tests benchmarks scripts
+	$(VENV)/bin/ruff format --check audio_detect api tests benchmarks scripts
 
 ## Re-resolve requirements/lock.txt from pyproject.toml (uv pip compile), then run `make test`.
 lock: | $(PY)
