@@ -79,15 +79,19 @@ def serve(
     if settings.workers > 1:
         _serve_workers(settings, overrides)
         return
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        ws="auto",
-        ws_per_message_deflate=settings.ws_compression,
-        proxy_headers=False,
-    )
+    uvicorn.run(create_app(settings), **_server_options(settings))
+
+
+def _server_options(settings: Any) -> dict[str, Any]:
+    """The ``uvicorn.run`` options one worker and ``--workers N`` share."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "ws": "auto",
+        "ws_per_message_deflate": settings.ws_compression,
+        "proxy_headers": False,
+    }
 
 
 def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
@@ -119,15 +123,10 @@ def _serve_workers(settings: Any, overrides: dict[str, object]) -> None:
     uvicorn.run(
         _APP_FACTORY,
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers,
         # A worker loading its model (onnxruntime session, hash checks) can hold the GIL
         # past uvicorn's 5 s health-check ping on a busy host; it was then killed and
         # restarted in a loop. The ping is for hung workers, so a minute is fine.
         timeout_worker_healthcheck=60,
-        log_level=settings.log_level.lower(),
-        ws="auto",
-        ws_per_message_deflate=settings.ws_compression,
-        proxy_headers=False,
+        **_server_options(settings),
     )
