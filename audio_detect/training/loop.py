@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..exceptions import ParameterError
 from .augment import Augmenter
 from .config import TrainConfig
 from .data import (
@@ -71,12 +72,20 @@ def param_groups(model: nn.Module, *, lr: float, encoder_lr: float | None) -> li
     With ``encoder_lr`` the parameters of ``model.encoder`` get their own rate (the
     schedule scales both groups alike); without it, every parameter is in one group,
     as before the option existed (checkpoints' optimiser states keep their layout).
-    Frozen parameters never get a gradient, so AdamW leaves them alone either way.
+    Frozen parameters never get a gradient, so AdamW leaves them alone either way;
+    an ``encoder_lr`` that nothing would use (no ``encoder``, or a frozen one) is
+    refused rather than ignored.
     """
     params = list(model.parameters())
-    encoder = getattr(model, "encoder", None)
-    if encoder_lr is None or not isinstance(encoder, nn.Module):
+    if encoder_lr is None:
         return [{"params": params, "lr": lr}]
+    encoder = getattr(model, "encoder", None)
+    if not isinstance(encoder, nn.Module) or not any(p.requires_grad for p in encoder.parameters()):
+        raise ParameterError.invalid(
+            "encoder_lr",
+            "null unless the model trains a pretrained encoder (whisper_cm with train_blocks)",
+            encoder_lr,
+        )
     enc_ids = {id(p) for p in encoder.parameters()}
     return [
         {"params": [p for p in params if id(p) not in enc_ids], "lr": lr},

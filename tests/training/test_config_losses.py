@@ -66,6 +66,12 @@ def test_encoder_lr_gives_the_pretrained_encoder_its_own_rate() -> None:
     # Adam's first step moves each weight by about its group's rate.
     assert moved["head.weight"] == pytest.approx(1e-2, rel=0.05)
     assert moved["encoder.weight"] == pytest.approx(1e-5, rel=0.05)
+    # A rate nothing would use is refused, not ignored: a frozen encoder, or none.
+    net.encoder.requires_grad_(False)
+    with pytest.raises(ParameterError, match="encoder_lr"):
+        param_groups(net, lr=1e-2, encoder_lr=1e-5)
+    with pytest.raises(ParameterError, match="encoder_lr"):
+        param_groups(nn.Linear(4, 1), lr=1e-2, encoder_lr=1e-5)
 
 
 def test_losses() -> None:
