@@ -22,9 +22,14 @@ class ScoreHead(nn.Module):
     kind : str
         ``linear``: an affine map, the logit difference ``logit(spoof) -
         logit(bona fide)`` of a two-class softmax (trained with cross-entropy).
-        ``cosine``: minus the cosine similarity to a learned bona fide direction,
-        in ``[-1, 1]``, as in one-class softmax (Zhang, Jiang & Duan, "One-class
-        learning towards synthetic voice spoofing detection", IEEE SPL 2021).
+        ``cosine``: minus the cosine similarity of an embedding to a learned bona fide
+        direction, in ``[-1, 1]``, as in one-class softmax (Zhang, Jiang & Duan,
+        "One-class learning towards synthetic voice spoofing detection", IEEE SPL
+        2021). The embedding is an affine map of the batch-normalised input, as the
+        paper's FC embedding layer: pooled statistics (a standard deviation, means of
+        GELU outputs) share a large positive offset, so their raw directions differ by
+        a few degrees and a cosine on them cannot separate anything (the cause of the
+        50 % dev EER of the first OC-softmax run, docs/training.md).
     """
 
     def __init__(self, dim: int, *, kind: str = "linear") -> None:
@@ -35,6 +40,7 @@ class ScoreHead(nn.Module):
         if kind == "linear":
             self.fc = nn.Linear(dim, 1)
         else:
+            self.embed = nn.Sequential(nn.BatchNorm1d(dim), nn.Linear(dim, dim))
             self.center = nn.Parameter(torch.randn(1, dim) * 0.25)
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
@@ -42,7 +48,7 @@ class ScoreHead(nn.Module):
         if self.kind == "linear":
             return self.fc(emb).squeeze(-1)
         w = nn.functional.normalize(self.center, dim=1, eps=1e-6)
-        x = nn.functional.normalize(emb, dim=1, eps=1e-6)
+        x = nn.functional.normalize(self.embed(emb), dim=1, eps=1e-6)
         return -(x * w).sum(dim=1)
 
 
