@@ -24,6 +24,9 @@ activity to score", not "a human is talking".
 
 Rates 8, 16, 32 and 48 kHz are processed natively; any other rate is resampled to
 16 kHz internally and the regions are mapped back to indices of the input.
+
+Live audio: :class:`~audio_detect.audio.vad_stream.IncrementalVad` applies this rule to a
+growing signal, classifying each frame once (with the differences it documents).
 """
 
 from __future__ import annotations
@@ -67,10 +70,7 @@ _INTERNAL_SR = 16000
 _HIGHPASS_HZ = 60.0
 
 
-def _check(
-    y: np.ndarray, sr: int, aggressiveness: int, frame_ms: int,
-    min_speech_ms: int, merge_gap_ms: int, pad_ms: int,
-) -> np.ndarray:  # fmt: skip
+def _check_signal(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ParameterError.invalid("y", "a 1-D (mono) array", f"shape {y.shape}")
@@ -78,6 +78,13 @@ def _check(
         raise ParameterError.invalid("y", "a floating-point array in [-1, 1]", str(y.dtype))
     if not np.isfinite(y).all():
         raise ParameterError.invalid("y", "finite samples", "an array with NaN or Inf")
+    return y
+
+
+def _check_settings(
+    sr: int, aggressiveness: int, frame_ms: int,
+    min_speech_ms: int, merge_gap_ms: int, pad_ms: int,
+) -> None:  # fmt: skip
     if isinstance(sr, bool) or not isinstance(sr, int | np.integer) or sr < 1000:
         raise ParameterError.invalid("sr", "an integer >= 1000", sr)
     if aggressiveness not in (0, 1, 2, 3) or isinstance(aggressiveness, bool):
@@ -91,6 +98,14 @@ def _check(
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
             raise ParameterError.invalid(name, "a non-negative integer", value)
+
+
+def _check(
+    y: np.ndarray, sr: int, aggressiveness: int, frame_ms: int,
+    min_speech_ms: int, merge_gap_ms: int, pad_ms: int,
+) -> np.ndarray:  # fmt: skip
+    y = _check_signal(y)
+    _check_settings(sr, aggressiveness, frame_ms, min_speech_ms, merge_gap_ms, pad_ms)
     return y
 
 
@@ -105,6 +120,30 @@ def _highpass_sos(sr: int) -> np.ndarray:
     return sps.butter(2, _HIGHPASS_HZ, btype="highpass", fs=sr, output="sos").astype(np.float32)
 
 
+def _energy_gate(level: np.ndarray) -> np.ndarray:
+    """Frames above :data:`ENERGY_FLOOR_DBFS` and :data:`NOISE_MARGIN_DB` above the noise floor.
+
+    The noise floor is the :data:`NOISE_PERCENTILE` th percentile of the levels (dB) of
+    the frames above the absolute floor, among the frames of ``level``.
+    """
+    gate = level > ENERGY_FLOOR_DBFS
+    if gate.any():
+        floor = np.percentile(level[gate], NOISE_PERCENTILE)
+        gate &= level >= floor + NOISE_MARGIN_DB
+    return gate
+
+
+def _classify(vad: webrtcvad.Vad, frames: np.ndarray, sr: int) -> np.ndarray:
+    """WebRTC flags of the high-passed ``(n, frame_len)`` float ``frames``, fed in order."""
+    pcm = np.clip(frames * 32768.0, -32768.0, 32767.0).astype("<i2").tobytes()
+    step = 2 * frames.shape[1]
+    return np.fromiter(
+        (vad.is_speech(pcm[k * step : (k + 1) * step], sr) for k in range(len(frames))),
+        dtype=bool,
+        count=len(frames),
+    )
+
+
 def _frame_decisions(x: np.ndarray, sr: int, aggressiveness: int, frame_len: int) -> np.ndarray:
     """Per-frame speech flags for ``x`` at a WebRTC-supported rate."""
     n_frames = x.size // frame_len
@@ -113,20 +152,11 @@ def _frame_decisions(x: np.ndarray, sr: int, aggressiveness: int, frame_len: int
     sos = _highpass_sos(sr).copy()  # scipy's sosfilt wants a writable array
     hp = sps.sosfilt(sos, np.asarray(x[: n_frames * frame_len], dtype=np.float32))
     frames = hp.reshape(n_frames, frame_len)
-    level = _frame_levels_db(frames)
-    gate = level > ENERGY_FLOOR_DBFS
-    if gate.any():
-        floor = np.percentile(level[gate], NOISE_PERCENTILE)
-        gate &= level >= floor + NOISE_MARGIN_DB
-    candidates = np.flatnonzero(gate)
+    candidates = np.flatnonzero(_energy_gate(_frame_levels_db(frames)))
     flags = np.zeros(n_frames, dtype=bool)
     if candidates.size == 0:
         return flags
-    pcm = np.clip(frames[candidates] * 32768.0, -32768.0, 32767.0).astype("<i2").tobytes()
-    step = 2 * frame_len
-    vad = webrtcvad.Vad(int(aggressiveness))
-    for k, i in enumerate(candidates):
-        flags[i] = vad.is_speech(pcm[k * step : (k + 1) * step], sr)
+    flags[candidates] = _classify(webrtcvad.Vad(int(aggressiveness)), frames[candidates], sr)
     return flags
 
 
@@ -147,6 +177,26 @@ def _merge(regions: np.ndarray, gap: int) -> np.ndarray:
         else:
             out.append([start, end])
     return np.asarray(out, dtype=np.int64)
+
+
+def _smooth(
+    flags: np.ndarray, *, sr: int, frame_len: int,
+    min_speech_ms: int, merge_gap_ms: int, pad_ms: int,
+) -> np.ndarray:  # fmt: skip
+    """Regions (samples, not clipped) of the speech frames: merge, drop the short, pad."""
+    regions = _runs(flags) * frame_len
+    regions = _merge(regions, sr * merge_gap_ms // 1000)
+    keep = (regions[:, 1] - regions[:, 0]) >= sr * min_speech_ms // 1000
+    regions = regions[keep]
+    pad = sr * pad_ms // 1000
+    return regions + np.array([-pad, pad])
+
+
+def _clip(regions: np.ndarray, n: int) -> np.ndarray:
+    """``regions`` clipped to ``[0, n]`` (``n`` samples), overlaps merged, empties dropped."""
+    regions = np.clip(regions, 0, n).astype(np.int64)
+    regions = _merge(regions, 0)
+    return regions[regions[:, 1] > regions[:, 0]]
 
 
 def speech_regions(
@@ -199,19 +249,15 @@ def speech_regions(
     if not flags.any():
         logger.debug("speech_regions: no speech in %.2f s", y.size / sr)
         return empty
-    regions = _runs(flags) * frame_len
-    regions = _merge(regions, work_sr * merge_gap_ms // 1000)
-    keep = (regions[:, 1] - regions[:, 0]) >= work_sr * min_speech_ms // 1000
-    regions = regions[keep]
+    regions = _smooth(
+        flags, sr=work_sr, frame_len=frame_len, min_speech_ms=min_speech_ms,
+        merge_gap_ms=merge_gap_ms, pad_ms=pad_ms,
+    )  # fmt: skip
     if len(regions) == 0:
         return empty
-    pad = work_sr * pad_ms // 1000
-    regions = regions + np.array([-pad, pad])
     if work_sr != sr:
         regions = np.round(regions * (sr / work_sr)).astype(np.int64)
-    regions = np.clip(regions, 0, y.size).astype(np.int64)
-    regions = _merge(regions, 0)
-    regions = regions[regions[:, 1] > regions[:, 0]]
+    regions = _clip(regions, y.size)
     logger.debug(
         "speech_regions: %d regions, %.2f of %.2f s", len(regions),
         speech_seconds(regions, sr=sr), y.size / sr,
