@@ -47,12 +47,16 @@ def test_live_and_offline_scoring_go_through_the_same_pipeline_object(
         scorer.push(data[i : i + 160])
     final = scorer.finish()
     live = spied[n_offline:]
-    # frozen mode cuts its windows incrementally (the same window rule, from the same
+    # frozen mode finds speech with an incremental VAD built from the pipeline's VAD
+    # settings, cuts its windows incrementally (the same window rule, from the same
     # pipeline's spec) and hands decide() the scores of its complete windows
-    stages = (
-        {"speech_regions", "cut", "decide"} if mode == "exact" else {"speech_regions", "decide"}
-    )
+    stages = {"speech_regions", "cut", "decide"} if mode == "exact" else {"decide"}
     assert {stage for _, stage, _ in live} == stages
+    if mode == "frozen":
+        vad = scorer._frozen.vad
+        assert vad.sr == detector.pipeline.model_rate
+        settings = {k: getattr(vad, k) for k in detector.pipeline.vad.kwargs()}
+        assert settings == detector.pipeline.vad.kwargs()
 
     # Every stage of both paths ran on the detector's one pipeline object ...
     assert all(pipeline is detector.pipeline for pipeline, _, _ in spied)

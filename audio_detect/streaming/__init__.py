@@ -4,7 +4,7 @@ Two scoring modes (``StreamingScorer(scoring=...)``):
 
 ``frozen`` (the default, used by the service)
     Speech decisions are frozen behind a short trailing context
-    (``freeze_context_seconds``, 1 s): each check runs the VAD on the last
+    (``freeze_context_seconds``, 1 s): each check finds the speech of the last
     ``vad_lookback_seconds`` (10 s) of frozen audio plus the unfrozen tail only, appends
     the newly frozen speech to the call's speech stream, and scores each window of that
     stream **once**, when all its samples are frozen. Windows are cut with the offline
@@ -15,12 +15,17 @@ Two scoring modes (``StreamingScorer(scoring=...)``):
     the interval does not grow with the call. Until the first window is complete a
     rolling verdict scores one provisional window over the speech heard so far (the
     first verdict comes after ``first_verdict_speech_seconds`` of speech).
+    The VAD is incremental (:class:`~audio_detect.audio.vad_stream.IncrementalVad`, with
+    the pipeline's ``vad`` settings): each frame is high-passed, levelled and classified
+    by WebRTC once, as it arrives, and a check only recomputes the noise-floor gate and
+    the smoothing over the look-back, so a check costs the same late in a call as early.
     Agreement with offline scoring is a stated bound, not bit-equality: the final LLR
     is within 0.5 of ``Detector.score_file`` (``audio-detect score``) on the same audio
     with the same verdict (``tests/streaming/test_streaming.py``; measured on 30-60 s calls: 0 to
-    0.055 with the test GMM; with ``whisper-cm-8k`` 2.0.0, whose int8 graph quantizes
+    0.066 with the test GMM; with ``whisper-cm-8k`` 2.0.0, whose int8 graph quantizes
     activations per batch so that a window's score depends on the windows batched with
-    it, up to 0.12, most of it that batching effect: docs/api.md). Rolling verdicts
+    it, up to 0.12 before the incremental VAD, most of it that batching effect:
+    docs/api.md). Rolling verdicts
     cover the complete windows, not the offline score of the prefix.
 
 ``exact``

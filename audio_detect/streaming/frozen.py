@@ -5,13 +5,17 @@ See :class:`FrozenSpeech` and the ``frozen`` mode in :mod:`audio_detect.streamin
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
+from ..audio.vad_stream import IncrementalVad
 from ..backends import Backend
 
 __all__ = ["FrozenSpeech"]
+
+logger = logging.getLogger(__name__)
 
 
 class FrozenSpeech:
@@ -19,9 +23,15 @@ class FrozenSpeech:
 
     The recording is split at :attr:`frozen_at`: before it, which samples are speech is
     decided for good; after it (the last ``context`` samples) the speech found is
-    provisional. Each check runs the VAD on ``[frozen_at - lookback, now)`` only (a
+    provisional. Each check finds the speech of ``[frozen_at - lookback, now)`` only (a
     bounded cost), moves ``frozen_at`` to ``now - context`` and appends the newly
-    frozen speech to the concatenated speech stream. A window of that stream is
+    frozen speech to the concatenated speech stream. The VAD is incremental
+    (:class:`~audio_detect.audio.vad_stream.IncrementalVad`, with the pipeline's
+    ``vad`` settings): each frame is filtered, levelled and classified by WebRTC once, as
+    it arrives, and a check only redoes the noise-floor gate and the smoothing over the
+    look-back; its per-frame arrays are trimmed to the look-back. At a model rate WebRTC
+    does not run at, each check runs ``pipeline.speech_regions`` on that span instead
+    (the behaviour before the incremental VAD). A window of that stream is
     *complete* once all its samples are frozen; it is scored then, once, and its raw
     score is kept. Windows start every hop of the speech stream, exactly like
     :func:`~audio_detect.audio.windows.window_starts`; the end-aligned last window and
@@ -38,6 +48,14 @@ class FrozenSpeech:
         self.hop = max(1, round(cfg.hop_seconds * rate))
         self.min_len = max(1, round(cfg.min_speech_seconds * rate))
         self.frame = max(1, rate * pipeline.vad.frame_ms // 1000)
+        self.vad: IncrementalVad | None = None
+        if rate in IncrementalVad.SAMPLE_RATES:
+            self.vad = IncrementalVad(sr=rate, **pipeline.vad.kwargs())
+        else:
+            logger.info(
+                "frozen mode at %d Hz, not a WebRTC rate: each check runs the VAD over "
+                "the look-back (not incremental)", rate,
+            )  # fmt: skip
         self.context = int(context)
         self.lookback = int(lookback)
         self.frozen_at = 0
@@ -68,7 +86,12 @@ class FrozenSpeech:
         """Freeze the speech of ``[frozen_at, n - context)`` (everything when final)."""
         target = n if final else max(self.frozen_at, n - self.context)
         s = self.vad_start()
-        regions = self.pipeline.speech_regions(buf[s - base : n - base]) + s
+        if self.vad is None:
+            regions = self.pipeline.speech_regions(buf[s - base : n - base]) + s
+        else:  # classify the audio since the last check, then gate and smooth the span
+            assert self.vad.n_samples >= base  # the scorer keeps [vad_start(), n) buffered
+            self.vad.push(buf[self.vad.n_samples - base : n - base])
+            regions = self.vad.regions(s)
         new: list[np.ndarray] = []
         for a, b in np.clip(regions, self.frozen_at, target):
             if b <= a:
@@ -88,6 +111,8 @@ class FrozenSpeech:
         tail = np.clip(regions, target, n)
         self.tail = tail[tail[:, 1] > tail[:, 0]]
         self.tail_samples = int(np.sum(self.tail[:, 1] - self.tail[:, 0])) if len(self.tail) else 0
+        if self.vad is not None:
+            self.vad.trim(self.vad_start())  # the next check looks no further back
         self._trim()
 
     def _trim(self) -> None:

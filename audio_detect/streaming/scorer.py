@@ -113,8 +113,10 @@ class StreamingScorer:
     freeze_context_seconds : float
         ``frozen`` mode: trailing audio whose speech decisions stay provisional.
     vad_lookback_seconds : float
-        ``frozen`` mode: frozen audio the VAD sees again before the provisional part
-        (its noise-floor estimate); the audio buffer keeps only this much history.
+        ``frozen`` mode: frozen audio whose frame levels and decisions each check
+        gates and smooths again before the provisional part (the noise-floor estimate;
+        each frame is classified only once); the audio buffer keeps only this much
+        history.
     """
 
     def __init__(

@@ -265,11 +265,78 @@ def test_frozen_scores_each_complete_window_once(detector, fixture_audio, monkey
     assert sum(counting.rows) == n_final + fz.provisional_scored
     # provisional windows only until the first window is complete (4 s of speech)
     assert fz.provisional_scored <= 2 + 4.0 / scorer.probe_seconds
-    # the VAD never sees more than lookback + context + one interval of audio
-    assert max(vad_lengths) <= (10.0 + 1.0 + 1.0) * 8000 + 240
+    # the pipeline's VAD never runs over the look-back again: frozen mode's incremental VAD
+    # classifies each frame once and keeps at most lookback + context + one interval of it
+    assert vad_lengths == []
+    vad = fz.vad
+    assert vad.n_samples == len(y) and 0 < vad.classified <= len(y) // vad.frame_len
+    assert vad.kept_frames * vad.frame_len <= (10.0 + 1.0 + 1.0) * 8000 + 240
     assert len(updates) >= 10
     # and the buffer holds a bounded history, not the whole call
     assert scorer._buf.size <= 32 * 8000 < len(y)
+
+
+def test_frozen_vad_classifies_each_frame_once(detector, fixture_audio, monkeypatch):
+    """A check classifies only the frames since the last one: its cost does not grow.
+
+    Counted with ``IncrementalVad.classified`` (its count of WebRTC calls is checked
+    against ``webrtcvad.Vad.is_speech`` in tests/audio/test_vad_stream.py).
+    """
+    from scipy import signal as sps
+
+    from audio_detect.audio.vad import ENERGY_FLOOR_DBFS, _frame_levels_db, _highpass_sos
+
+    y = _synthetic_call(fixture_audio, seed=3, n_clips=20)  # about 2.5 minutes
+    scorer = StreamingScorer(detector, encoding="float32", sample_rate=8000)
+    fz = scorer._frozen
+    checks = []  # (samples received, frames classified by that check)
+    real_update = fz.update
+
+    def update(buf, base, n, *, final):
+        before = fz.vad.classified
+        real_update(buf, base, n, final=final)
+        checks.append((n, fz.vad.classified - before))
+
+    monkeypatch.setattr(fz, "update", update)
+    for i in range(0, len(y), 160):
+        scorer.push(y[i : i + 160])
+    scorer.finish()
+    frame = fz.vad.frame_len
+    prev = 0
+    for n, k in checks:
+        assert k <= n // frame - prev // frame  # only the frames completed since the last
+        prev = n
+    late = [k for n, k in checks if n > 60 * 8000]
+    assert len(late) > 20 and max(late) <= 3 * 8000 // frame + 1  # one 3 s interval's worth
+    # over the call, every frame above the absolute energy floor is classified exactly once
+    frames = sps.sosfilt(_highpass_sos(8000).copy(), y)[: len(y) // frame * frame]
+    level = _frame_levels_db(frames.reshape(-1, frame))
+    assert fz.vad.classified == sum(k for _, k in checks)
+    assert fz.vad.classified == np.count_nonzero(level > ENERGY_FLOOR_DBFS)
+
+
+def test_frozen_falls_back_to_the_pipeline_vad_at_a_non_webrtc_rate(fixture_audio):
+    from types import SimpleNamespace
+
+    from audio_detect.audio.vad import speech_regions
+    from audio_detect.config import VadConfig, WindowConfig
+    from audio_detect.streaming.frozen import FrozenSpeech
+
+    rate, seen = 11025, []
+
+    def vad(x):
+        seen.append(len(x))
+        return speech_regions(x, sr=rate)
+
+    pipeline = SimpleNamespace(
+        model_rate=rate, vad=VadConfig(), window=WindowConfig(), speech_regions=vad
+    )
+    fz = FrozenSpeech(pipeline, context=rate, lookback=10 * rate)
+    assert fz.vad is None  # WebRTC does not run at 11025 Hz: no incremental VAD
+    y = load_audio(fixture_audio["bonafide_lj001-0001"], sr=rate).samples
+    fz.update(y, 0, len(y), final=True)
+    assert seen == [len(y)]
+    assert fz.regions == speech_regions(y, sr=rate).tolist()
 
 
 @pytest.mark.parametrize("stem", ["bonafide_lj001-0001", "spoof_wavefake_lj001-0001_gen"])
