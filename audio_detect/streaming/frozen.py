@@ -82,6 +82,19 @@ class FrozenSpeech:
         s = max(0, self.frozen_at - self.lookback)
         return s - s % self.frame
 
+    def buffer_start(self) -> int:
+        """First recording sample the next :meth:`update` reads from the caller's buffer.
+
+        The incremental VAD needs only the audio it has not classified yet, and the
+        provisional tail starts at :attr:`frozen_at`: the scorer may drop everything
+        before (a few seconds of history instead of the look-back). The fallback VAD
+        re-reads the look-back, from :meth:`vad_start`.
+        """
+        if self.vad is None:
+            return self.vad_start()
+        s = min(self.frozen_at, self.vad.n_samples)
+        return s - s % self.frame
+
     def update(self, buf: np.ndarray, base: int, n: int, *, final: bool) -> None:
         """Freeze the speech of ``[frozen_at, n - context)`` (everything when final)."""
         target = n if final else max(self.frozen_at, n - self.context)
@@ -89,7 +102,7 @@ class FrozenSpeech:
         if self.vad is None:
             regions = self.pipeline.speech_regions(buf[s - base : n - base]) + s
         else:  # classify the audio since the last check, then gate and smooth the span
-            assert self.vad.n_samples >= base  # the scorer keeps [vad_start(), n) buffered
+            assert self.vad.n_samples >= base  # the scorer keeps [buffer_start(), n)
             self.vad.push(buf[self.vad.n_samples - base : n - base])
             regions = self.vad.regions(s)
         new: list[np.ndarray] = []

@@ -115,8 +115,9 @@ class StreamingScorer:
     vad_lookback_seconds : float
         ``frozen`` mode: frozen audio whose frame levels and decisions each check
         gates and smooths again before the provisional part (the noise-floor estimate;
-        each frame is classified only once); the audio buffer keeps only this much
-        history.
+        each frame is classified only once). The audio buffer keeps only the audio an
+        update still reads: the context and one interval (about 8 s), or this look-back
+        at a model rate WebRTC does not run at.
     """
 
     def __init__(
@@ -195,7 +196,10 @@ class StreamingScorer:
             if scoring == "frozen"
             else None
         )
-        self._buf = np.zeros(max(1, self.model_rate * 16), dtype=np.float32)
+        # Frozen mode keeps a few seconds (context + one interval, see _append); the
+        # other mode keeps the whole call and grows the buffer by doubling.
+        history = 8 if self._frozen is not None else 16
+        self._buf = np.zeros(max(1, self.model_rate * history), dtype=np.float32)
         self._n = 0  # samples received (at the model rate); _buf[0] is sample _base
         self._base = 0
         self._pending = b""
@@ -346,8 +350,8 @@ class StreamingScorer:
         need = used + y.size
         if need > self._buf.size:
             keep = self._base
-            if self._frozen is not None:  # drop the history no VAD run will look at again
-                keep = max(self._base, self._frozen.vad_start())
+            if self._frozen is not None:  # drop the history no update will read again
+                keep = max(self._base, self._frozen.buffer_start())
             drop = keep - self._base
             size = (
                 self._buf.size
