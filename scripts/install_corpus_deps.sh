@@ -21,6 +21,8 @@ APT_PACKAGES=(
   # and ru: asterisk-core-sounds-{es,fr} conflict with the es-co / fr-armelle prompts
   asterisk-core-sounds-en asterisk-core-sounds-it asterisk-core-sounds-ru
   asterisk-prompt-es-co asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav
+  # volunteer recordings of KDE's educational games (the opt-in `kde_edu` source)
+  ktuberling-data klettres-data
 )
 
 SUDO=""

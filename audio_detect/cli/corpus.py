@@ -24,7 +24,11 @@ console = Console(stderr=True)
 def build(
     out: Annotated[Path, typer.Option("--out", "-o", help="Corpus folder (outside the repo).")],
     sources: Annotated[
-        str | None, typer.Option(help="Comma-separated generators (default: all available).")
+        str | None,
+        typer.Option(
+            help="Comma-separated generators (default: all that are not opt-in); "
+            "+NAME adds an opt-in one (kde_edu, neural_codec) to the default list.",
+        ),
     ] = None,
     shared_corpus: Annotated[
         Path | None,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..allocator import keep_freed_memory
 from ..constants import BONAFIDE_NAME
 from ..exceptions import ParameterError
 from ._io import write_flac
@@ -71,7 +72,8 @@ class BuildOptions:
     out_dir : Path
         Corpus root (``manifest.csv``, ``audio/``, ``items/``, ``protocols/``).
     sources : sequence of str or None
-        Generator names; None means every available one (smoke: :data:`SMOKE_SOURCES`).
+        Generator names; None means every available one that is not opt-in (smoke:
+        :data:`SMOKE_SOURCES`); a name written ``+name`` is added to that default list.
     shared_corpus : Path or None
         Developers' corpus root (default ``$AUDIO_DETECT_SHARED_CORPUS`` or ``../shared/corpus``).
     fixtures : Path or None
@@ -129,14 +131,15 @@ def plan_corpus(opts: BuildOptions, *, prepare: bool = False) -> tuple[list[Item
     ``opts.out_dir``; without it they plan only what is already there.
     """
     load_builtin_generators()
-    names = list(
-        opts.sources
-        or (
-            SMOKE_SOURCES
-            if opts.smoke
-            else [n for n, g in GENERATORS.items() if n != "fixtures" and not g.opt_in]
-        )
+    # ``+name`` adds an opt-in source to the default list instead of replacing it.
+    given = list(opts.sources or [])
+    extra = [s[1:] for s in given if s.startswith("+")]
+    names = [s for s in given if not s.startswith("+")] or list(
+        SMOKE_SOURCES
+        if opts.smoke
+        else [n for n, g in GENERATORS.items() if n != "fixtures" and not g.opt_in]
     )
+    names += [s for s in extra if s not in names]
     gens: list[Generator] = []
     skipped: dict[str, str] = {}
     for name in names:
@@ -207,8 +210,11 @@ def _one_thread_per_worker() -> None:
     """Pool initialiser: one BLAS/OpenMP/torch thread per worker process.
 
     Each worker already takes a core; nested thread pools (OpenBLAS, MKL, torch) would
-    oversubscribe the machine and spend most of it spinning in the kernel.
+    oversubscribe the machine and spend most of it spinning in the kernel. Freed heap
+    memory stays in the worker (:func:`audio_detect.allocator.keep_freed_memory`), so
+    copy-synthesis does not page-fault its layer outputs in again for every item.
     """
+    keep_freed_memory()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     try:
@@ -334,6 +340,7 @@ def build_corpus(
     # Longest first keeps the pool busy; copy-synthesis interleaves with cheap items.
     todo = sorted(items, key=lambda it: -it.est_seconds)
     if opts.workers == 1:
+        keep_freed_memory()
         for it in todo:
             _done(*_render_item(it, str(out), opts.seed))
     else:

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..allocator import keep_freed_memory
 from ..exceptions import ParameterError
 from .augment import Augmenter
 from .config import TrainConfig
@@ -120,6 +121,7 @@ def stratified_subset(clips: Sequence[CachedClip], n: int, seed: int) -> list[Ca
 
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
+    keep_freed_memory()
 
 
 def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -177,6 +179,9 @@ def train_model(
         The model with the best dev weights loaded, and the run's history.
     """
     t0 = time.perf_counter()
+    # Batches of the same shapes every step: reuse freed tensors instead of page-faulting
+    # them in again (measured in audio_detect/allocator.py's docstring).
+    keep_freed_memory()
     work_dir.mkdir(parents=True, exist_ok=True)
     log_path = work_dir / "train_log.jsonl"
     ckpt_path = work_dir / "best.safetensors"

@@ -193,6 +193,7 @@ def register(cls: type[Generator]) -> type[Generator]:
 
 _BUILTIN_MODULES = (
     "bonafide",
+    "kde_edu",
     "espeak",
     "flite",
     "festival",
