@@ -129,6 +129,16 @@ def _bundle(
     return out
 
 
+def prompt_chains(
+    files: list[tuple[str, float, str]], ctx: PlanContext, *, key: str
+) -> list[list[tuple[str, float, str]]]:
+    """One voice's short recordings shuffled (seeded by ``key``) into ~5 s chains."""
+    rng = ctx.rng(key)
+    order = rng.permutation(len(files))
+    chains = _bundle([files[i] for i in order], rng, target=5.0)
+    return chains[:2] if ctx.smoke else chains
+
+
 class _FileSource(Generator):
     produces_bonafide = True
 
@@ -331,11 +341,7 @@ class AsteriskGenerator(_FileSource):
                 if sec < 0.3:
                     continue
                 files.append((str(p), float(sec), texts.get(f"{tlang}:{name}", "")))
-            rng = ctx.rng("asterisk:" + folder)
-            order = rng.permutation(len(files))
-            chains = _bundle([files[i] for i in order], rng, target=5.0)
-            if ctx.smoke:
-                chains = chains[:2]
+            chains = prompt_chains(files, ctx, key="asterisk:" + folder)
             for k, chain in enumerate(chains):
                 items.append(
                     Item(

@@ -22,7 +22,7 @@ from pathlib import Path
 from ...constants import BONAFIDE_NAME
 from ..splits import hash_split
 from . import Item, PlanContext, register
-from .bonafide import _bundle, _FileSource
+from .bonafide import _FileSource, prompt_chains
 
 __all__ = ["KLETTRES_ROOT", "KTUBERLING_ROOT", "KdeEduGenerator"]
 
@@ -114,11 +114,7 @@ class KdeEduGenerator(_FileSource):
             # Every voice of a language goes to one split: the same volunteer may have
             # recorded both games (and a language's variants).
             split = hash_split("kde_edu:" + lang, seed=ctx.seed)
-            rng = ctx.rng(f"kde_edu:{app}:{folder}")
-            order = rng.permutation(len(files))
-            chains = _bundle([files[i] for i in order], rng, target=5.0)
-            if ctx.smoke:
-                chains = chains[:2]
+            chains = prompt_chains(files, ctx, key=f"kde_edu:{app}:{folder}")
             for k, chain in enumerate(chains):
                 items.append(
                     Item(
