@@ -8,9 +8,9 @@ value for the corpus is not the hours (about one) but the number of genuine reco
 set-ups: the Asterisk voices are a handful of studio IVR recordings, and a detector that
 has seen few genuine sources calls every new one a clone.
 
-Both packages are GPL-2+ (Debian's copyright files). Opt-in (``--sources
-...,kde_edu``) until a measured build includes it, so the documented default build keeps
-reproducing the shipped model's data.
+Both packages are GPL-2+ (Debian's copyright files). Opt-in (``--sources +kde_edu``
+adds it to the default list) until a measured build includes it, so the documented
+default build keeps reproducing the shipped model's data.
 """
 
 from __future__ import annotations
