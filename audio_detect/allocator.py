@@ -4,12 +4,11 @@ glibc serves every allocation above its mmap threshold (32 MB at most) with a fr
 ``mmap`` and returns it with ``munmap`` when freed. Convolutions over whole utterances
 (HiFi-GAN copy-synthesis, the Whisper stem) allocate and free tensors of that size
 for every layer, so each layer's output is zeroed page by page by the kernel again:
-measured here, a HiFi-GAN V1 resynthesis of 8 s spent 3.1 s of system time next to
-11.9 s of user time (1.7 million page faults); with :func:`keep_freed_memory` 0.0 s and
-22 thousand faults, bit-identical output; a training step of the default Whisper
-countermeasure (batch 32 x 4 s) 0.29 s of system time against 0.10 s. The price is that
-the process keeps its peak heap instead of returning it, which is what a worker that
-repeats the same job wants.
+measured by ``scripts/allocator_cost.py`` (with and without ``--keep``), one 8 s HiFi-GAN V1
+resynthesis took 0.81 s of system time beside 3.53 s of user time (564 thousand page
+faults); with :func:`keep_freed_memory` 0.13 s and 9 thousand faults, the same output
+checksum. The price is that the process keeps its peak heap instead of returning it,
+which is what a worker that repeats the same job wants.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ def train_model(
     """
     t0 = time.perf_counter()
     # Batches of the same shapes every step: reuse freed tensors instead of page-faulting
-    # them in again (measured in audio_detect/allocator.py's docstring).
+    # them in again (audio_detect/allocator.py).
     keep_freed_memory()
     work_dir.mkdir(parents=True, exist_ok=True)
     log_path = work_dir / "train_log.jsonl"
