@@ -73,7 +73,7 @@ def test_a_language_keeps_one_split_across_games_and_variants(roots):
         assert {it.language for it in items} == {"en", "fr", "ru", "de", "sr", "pt"}
 
 
-def test_chains_last_seconds_and_render_at_the_first_recordings_rate(roots):
+def test_chains_last_seconds_and_render_at_their_native_rate(roots):
     items = _plan(*roots)
     assert max(it.est_seconds for it in items) > 2.0
     gen = KdeEduGenerator(*roots)
@@ -82,6 +82,22 @@ def test_chains_last_seconds_and_render_at_the_first_recordings_rate(roots):
     assert sr == it.native_sr
     words = sum(sf.info(p).duration for p in it.params["paths"])
     assert words < len(y) / sr < words + 0.6 * len(it.params["paths"])
+
+
+def test_a_voice_that_mixes_rates_renders_and_bands_each_chain_at_its_lowest(tmp_path):
+    tub, let = tmp_path / "ktuberling", tmp_path / "klettres"
+    for k in range(16):  # a volunteer who recorded every fourth word on a phone-rate device
+        _word(tub / "ca" / f"w{k}.wav", 0.6, 200 + 10 * k, sr=8000 if k % 4 == 0 else SR)
+    items = _plan(tub, let)
+    gen = KdeEduGenerator(tub, let)
+    rates = {it.item_id: {sf.info(p).samplerate for p in it.params["paths"]} for it in items}
+    assert any(len(r) == 2 for r in rates.values())  # some chains mix the two rates
+    for it in items:
+        assert it.native_sr == min(rates[it.item_id])
+        y, sr = gen.generate(it, seed=0)
+        assert sr == it.native_sr
+        if sr == 8000:  # nothing was upsampled into an empty upper band
+            assert len(y) / sr > sum(sf.info(p).duration for p in it.params["paths"])
 
 
 def test_is_registered_opt_in_and_reports_a_missing_package(tmp_path):

@@ -90,19 +90,20 @@ def _page(path: str) -> str:
 
 
 def _concat(paths: list[str], rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Read and join recordings with short random pauses (resampled to the first's rate)."""
+    """Read and join recordings with short random pauses, at the lowest of their rates.
+
+    Joining at the lowest rate keeps a chain honest about its band: a narrowband file
+    upsampled into a wideband chain would leave an empty upper band mid-recording.
+    """
     from .._io import resample
 
+    read = [read_audio(p) for p in paths]
+    sr0 = min(sr for _, sr in read)
     pieces: list[np.ndarray] = []
-    sr0 = 0
-    for p in paths:
-        y, sr = read_audio(p)
-        if sr0 == 0:
-            sr0 = sr
-        y = resample(y, sr, sr0)
+    for y, sr in read:
         if pieces:
             pieces.append(np.zeros(int(rng.uniform(*_GAP) * sr0), np.float32))
-        pieces.append(y)
+        pieces.append(resample(y, sr, sr0))
     return np.concatenate(pieces).astype(np.float32), sr0
 
 

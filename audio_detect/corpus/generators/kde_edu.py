@@ -95,7 +95,7 @@ class KdeEduGenerator(_FileSource):
         items: list[Item] = []
         for app, folder, paths in self._voices():
             files: list[tuple[str, float, str]] = []
-            rate = 0
+            rates: dict[str, int] = {}
             for p in paths:
                 try:
                     info = sf.info(str(p))
@@ -104,7 +104,7 @@ class KdeEduGenerator(_FileSource):
                     continue
                 if info.duration < _MIN_SECONDS:
                     continue
-                rate = rate or int(info.samplerate)
+                rates[str(p)] = int(info.samplerate)
                 # KLettres names a file by what it says; KTuberling by the English object.
                 text = p.stem if app == "klettres" else ""
                 files.append((str(p), float(info.duration), text))
@@ -129,7 +129,9 @@ class KdeEduGenerator(_FileSource):
                         text=" ".join(f[2] for f in chain if f[2]),
                         split=split,
                         params={"paths": [f[0] for f in chain]},
-                        native_sr=rate,
+                        # Some volunteers mixed rates (a few files at 8 kHz); a chain is
+                        # rendered at, and banded by, its lowest rate.
+                        native_sr=min(rates[f[0]] for f in chain),
                         est_seconds=sum(f[1] + 0.35 for f in chain),
                     )
                 )
