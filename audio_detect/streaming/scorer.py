@@ -116,8 +116,8 @@ class StreamingScorer:
         ``frozen`` mode: frozen audio whose frame levels and decisions each check
         gates and smooths again before the provisional part (the noise-floor estimate;
         each frame is classified only once). The audio buffer keeps only the audio an
-        update still reads: the context and one interval (about 8 s), or this look-back
-        at a model rate WebRTC does not run at.
+        update still reads: the context, one interval and a second (5 s by default), or
+        this look-back at a model rate WebRTC does not run at.
     """
 
     def __init__(
@@ -187,19 +187,25 @@ class StreamingScorer:
             else None
         )
         self.scoring = scoring
+        # What one check reads back (frozen mode): the freeze context and the audio of
+        # one interval. Both buffers are sized from it and reused in place, so that a
+        # call's audio state stays a few hundred kB (200 calls per worker in
+        # benchmarks/streams.py) and is allocated once.
+        check_span = round((freeze_context_seconds + self.interval_seconds) * self.model_rate)
         self._frozen = (
             FrozenSpeech(
                 self.pipeline,
                 context=round(freeze_context_seconds * self.model_rate),
                 lookback=round(vad_lookback_seconds * self.model_rate),
+                room=check_span,
             )
             if scoring == "frozen"
             else None
         )
-        # Frozen mode keeps a few seconds (context + one interval, see _append); the
-        # other mode keeps the whole call and grows the buffer by doubling.
-        history = 8 if self._frozen is not None else 16
-        self._buf = np.zeros(max(1, self.model_rate * history), dtype=np.float32)
+        # Frozen mode keeps that span and one second more (see _append); the other mode
+        # keeps the whole call and grows the buffer by doubling.
+        history = check_span + self.model_rate if self._frozen is not None else 16 * self.model_rate
+        self._buf = np.zeros(max(1, history), dtype=np.float32)
         self._n = 0  # samples received (at the model rate); _buf[0] is sample _base
         self._base = 0
         self._pending = b""
@@ -353,14 +359,13 @@ class StreamingScorer:
             if self._frozen is not None:  # drop the history no update will read again
                 keep = max(self._base, self._frozen.buffer_start())
             drop = keep - self._base
-            size = (
-                self._buf.size
-                if need - drop <= self._buf.size
-                else max(need - drop, 2 * self._buf.size)
-            )
-            grown = np.zeros(size, dtype=np.float32)
-            grown[: used - drop] = self._buf[drop:used]
-            self._buf, self._base = grown, keep
+            if need - drop <= self._buf.size:  # in place: no fresh array per compaction
+                self._buf[: used - drop] = self._buf[drop:used]
+            else:
+                grown = np.zeros(max(need - drop, 2 * self._buf.size), dtype=np.float32)
+                grown[: used - drop] = self._buf[drop:used]
+                self._buf = grown
+            self._base = keep
             used -= drop
             need -= drop
         np.clip(y, -1.0, 1.0, out=self._buf[used:need])
