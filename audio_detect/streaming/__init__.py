@@ -11,10 +11,13 @@ Two scoring modes (``StreamingScorer(scoring=...)``):
     rule (``spec.window``: a window every hop over the concatenated speech, an end-aligned
     last window, one short window for a call with less than a window of speech); the
     score, calibration and tier come from the same ``ScoringPipeline.decide``. Work per
-    update and memory are bounded (the audio buffer keeps only the VAD's look-back), so
-    the interval does not grow with the call. Until the first window is complete a
-    rolling verdict scores one provisional window over the speech heard so far (the
-    first verdict comes after ``first_verdict_speech_seconds`` of speech).
+    update and memory are bounded, so the interval does not grow with the call: a call
+    holds about one window plus one interval of speech and the last 5 s of audio, in
+    buffers allocated once and kept as int16 when the input is PCM16, µ-law or A-law at
+    the model rate (200 kB per call with ``whisper-cm-8k``; scripts/stream_memory.py).
+    Until the first window is complete a rolling verdict scores one provisional window
+    over the speech heard so far (the first verdict comes after
+    ``first_verdict_speech_seconds`` of speech).
     The VAD is incremental (:class:`~audio_detect.audio.vad_stream.IncrementalVad`, with
     the pipeline's ``vad`` settings): each frame is high-passed, levelled and classified
     by WebRTC once, as it arrives, and a check only recomputes the noise-floor gate and

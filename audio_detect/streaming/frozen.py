@@ -13,9 +13,27 @@ import numpy as np
 from ..audio.vad_stream import IncrementalVad
 from ..backends import Backend
 
-__all__ = ["FrozenSpeech"]
+__all__ = ["PCM16_SCALE", "FrozenSpeech", "as_float32", "is_pcm16"]
 
 logger = logging.getLogger(__name__)
+
+#: int16 buffers hold samples * PCM16_SCALE: int16 / 32768 is exactly the float32 sample
+#: that :func:`~audio_detect.audio.raw.decode_raw` gives for PCM16, µ-law and A-law.
+PCM16_SCALE = np.float32(32768.0)
+
+
+def as_float32(x: np.ndarray) -> np.ndarray:
+    """The float32 samples of a buffer slice (an int16 one is scaled back, exactly)."""
+    if x.dtype == np.int16:
+        return x.astype(np.float32) / PCM16_SCALE
+    return x
+
+
+def is_pcm16(y: np.ndarray) -> bool:
+    """True when float samples ``y`` are exactly ``k / 32768`` for int16 ``k`` (lossless)."""
+    q = np.asarray(y, dtype=np.float32) * PCM16_SCALE
+    return bool(q.size == 0 or (np.array_equal(np.rint(q), q) and q.min() >= -32768.0
+                                and q.max() <= 32767.0))  # fmt: skip
 
 
 class FrozenSpeech:
@@ -50,11 +68,16 @@ class FrozenSpeech:
         Speech samples one check usually freezes (the scorer's interval plus the
         context): the speech buffer holds one window plus this much without growing.
         Default: one window.
+    dtype : numpy dtype
+        Of the speech buffer: ``float32``, or ``int16`` when the caller's buffer holds
+        lossless PCM16 (samples * :data:`PCM16_SCALE`, see :meth:`to_float32`); the
+        buffers passed to :meth:`update` must have the same.
     """
 
     def __init__(
-        self, pipeline: Any, *, context: int, lookback: int, room: int | None = None
-    ) -> None:
+        self, pipeline: Any, *, context: int, lookback: int, room: int | None = None,
+        dtype: type = np.float32,
+    ) -> None:  # fmt: skip
         self.pipeline = pipeline
         rate = pipeline.model_rate
         cfg = pipeline.window
@@ -79,7 +102,7 @@ class FrozenSpeech:
         # The tail of the speech stream, samples [speech_base, speech_n), at the start of
         # a buffer reused in place (see _extend): what a window still to be scored reads.
         room = self.length if room is None else max(0, int(room))
-        self._speech_buf = np.zeros(self.length + room, dtype=np.float32)
+        self._speech_buf = np.zeros(self.length + room, dtype=dtype)
         self.speech_base = 0
         self.next_start = 0  # speech index of the next complete window
         self.scores: list[float] = []
@@ -88,7 +111,7 @@ class FrozenSpeech:
         self.tail_samples = 0
         self.scored = 0  # complete (and end-of-call) windows: each scored once
         self.provisional_scored = 0  # provisional windows (before the first complete one)
-        self._buf_ref = np.zeros(0, dtype=np.float32)
+        self._buf_ref = np.zeros(0, dtype=dtype)
         self._buf_base = 0
 
     @property
@@ -104,6 +127,11 @@ class FrozenSpeech:
     def held_bytes(self) -> int:
         """Bytes of the speech buffer (the held samples and the room after them)."""
         return int(self._speech_buf.nbytes)
+
+    def to_float32(self) -> None:
+        """Hold float32 speech from now on (the caller's buffer is no longer PCM16)."""
+        self._speech_buf = as_float32(self._speech_buf)
+        self._buf_ref = as_float32(self._buf_ref)
 
     def vad_start(self) -> int:
         """First recording sample the next VAD run looks at (frame-aligned)."""
@@ -128,10 +156,10 @@ class FrozenSpeech:
         target = n if final else max(self.frozen_at, n - self.context)
         s = self.vad_start()
         if self.vad is None:
-            regions = self.pipeline.speech_regions(buf[s - base : n - base]) + s
+            regions = self.pipeline.speech_regions(as_float32(buf[s - base : n - base])) + s
         else:  # classify the audio since the last check, then gate and smooth the span
             assert self.vad.n_samples >= base  # the scorer keeps [buffer_start(), n)
-            self.vad.push(buf[self.vad.n_samples - base : n - base])
+            self.vad.push(as_float32(buf[self.vad.n_samples - base : n - base]))
             regions = self.vad.regions(s)
         new: list[np.ndarray] = []
         before = self.speech_n
@@ -173,7 +201,7 @@ class FrozenSpeech:
         need = used - drop + sum(p.size for p in pieces)
         buf = self._speech_buf
         if need > buf.size:
-            grown = np.zeros(max(need, 2 * buf.size), dtype=np.float32)
+            grown = np.zeros(max(need, 2 * buf.size), dtype=buf.dtype)
             grown[: used - drop] = buf[drop:used]
             self._speech_buf = buf = grown
         elif drop:
@@ -200,6 +228,7 @@ class FrozenSpeech:
         batch = np.stack(
             [self.speech[st - self.speech_base : st - self.speech_base + length] for st in starts]
         )
+        batch = as_float32(batch)
         raw = np.asarray(backend.score_windows(batch), dtype=np.float64).reshape(-1)
         regions = np.asarray(self.regions, dtype=np.int64).reshape(-1, 2)
         offsets = np.asarray(self.offsets, dtype=np.int64)
@@ -239,7 +268,7 @@ class FrozenSpeech:
         base = self.speech_base
         pieces = [self.speech[: max(0, self.speech_n - base)]]
         pieces += [self._buf_ref[a - self._buf_base : b - self._buf_base] for a, b in self.tail]
-        speech = np.concatenate(pieces)[: self.length]
+        speech = as_float32(np.concatenate(pieces)[: self.length])
         regions = np.asarray([*self.regions, *self.tail.tolist()], dtype=np.int64).reshape(-1, 2)
         offsets = np.concatenate([[0], np.cumsum(regions[:, 1] - regions[:, 0])])
         raw = np.asarray(backend.score_windows(speech[None, :]), dtype=np.float64).reshape(-1)

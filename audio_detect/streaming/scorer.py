@@ -26,7 +26,7 @@ from ..constants import (
 from ..detector import Decision, Detector
 from ..exceptions import AudioTooLongError, ParameterError
 from .cache import CachingBackend, IndexWindows, ListBackend, window_keys
-from .frozen import FrozenSpeech
+from .frozen import PCM16_SCALE, FrozenSpeech, as_float32, is_pcm16
 
 __all__ = ["STREAM_ENCODINGS", "STREAM_SCORING_MODES", "StreamUpdate", "StreamingScorer"]
 
@@ -191,13 +191,18 @@ class StreamingScorer:
         # one interval. Both buffers are sized from it and reused in place, so that a
         # call's audio state stays a few hundred kB (200 calls per worker in
         # benchmarks/streams.py) and is allocated once.
+        # PCM16, µ-law or A-law at the model rate (the telephone case) is kept as int16,
+        # half of float32 and exactly the same samples (see frozen.PCM16_SCALE).
         check_span = round((freeze_context_seconds + self.interval_seconds) * self.model_rate)
+        pcm16 = scoring == "frozen" and encoding != "float32" and self._resampler is None
+        dtype = np.int16 if pcm16 else np.float32
         self._frozen = (
             FrozenSpeech(
                 self.pipeline,
                 context=round(freeze_context_seconds * self.model_rate),
                 lookback=round(vad_lookback_seconds * self.model_rate),
                 room=check_span,
+                dtype=dtype,
             )
             if scoring == "frozen"
             else None
@@ -205,7 +210,7 @@ class StreamingScorer:
         # Frozen mode keeps that span and one second more (see _append); the other mode
         # keeps the whole call and grows the buffer by doubling.
         history = check_span + self.model_rate if self._frozen is not None else 16 * self.model_rate
-        self._buf = np.zeros(max(1, history), dtype=np.float32)
+        self._buf = np.zeros(max(1, history), dtype=dtype)
         self._n = 0  # samples received (at the model rate); _buf[0] is sample _base
         self._base = 0
         self._pending = b""
@@ -330,6 +335,8 @@ class StreamingScorer:
             y = np.asarray(data, dtype=np.float32).reshape(-1)
             if not np.isfinite(y).all():
                 raise ParameterError.invalid("data", "finite samples", "NaN or Inf")
+            if self._buf.dtype == np.int16 and not is_pcm16(y):
+                self._to_float32()  # samples PCM16 cannot hold: float32 from now on
             return y
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ParameterError.invalid("data", "bytes or a numpy array", type(data).__name__)
@@ -342,6 +349,11 @@ class StreamingScorer:
         if usable == 0:
             return np.zeros(0, dtype=np.float32)
         return decode_raw(raw[:usable], encoding=self.encoding, sr=self.input_rate)
+
+    def _to_float32(self) -> None:
+        self._buf = as_float32(self._buf)
+        if self._frozen is not None:
+            self._frozen.to_float32()
 
     def _resample(self, y: np.ndarray, *, last: bool) -> np.ndarray:
         if self._resampler is None:
@@ -362,13 +374,16 @@ class StreamingScorer:
             if need - drop <= self._buf.size:  # in place: no fresh array per compaction
                 self._buf[: used - drop] = self._buf[drop:used]
             else:
-                grown = np.zeros(max(need - drop, 2 * self._buf.size), dtype=np.float32)
+                grown = np.zeros(max(need - drop, 2 * self._buf.size), dtype=self._buf.dtype)
                 grown[: used - drop] = self._buf[drop:used]
                 self._buf = grown
             self._base = keep
             used -= drop
             need -= drop
-        np.clip(y, -1.0, 1.0, out=self._buf[used:need])
+        if self._buf.dtype == np.int16:  # in range and exact: decode_raw's k / 32768, or checked
+            np.multiply(y, PCM16_SCALE, out=self._buf[used:need], casting="unsafe")
+        else:
+            np.clip(y, -1.0, 1.0, out=self._buf[used:need])
         self._n += y.size
 
     def _interval_samples(self) -> int:
