@@ -63,3 +63,21 @@ def test_default_model_serves_without_torch(fixture_audio: dict[str, Path]) -> N
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["llr"] is None or np.isfinite(doc["llr"])
     assert doc["mods"] is False
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_int8_weights_are_stored_unsigned(name: str) -> None:
+    """An int8 weight stored signed makes onnxruntime's saturating kernel score on CPUs
+    without VNNI (2.1.0 moved by up to 3.5 logits there); stored as uint8 it is exact."""
+    onnx = pytest.importorskip("onnx")
+    md = load_model_dir(name)
+    if md.format != "onnx":
+        pytest.skip("not an ONNX model")
+    model = onnx.load(str(md.file(md.spec.weights or "")))
+    inits = {t.name: t.data_type for t in model.graph.initializer}
+    weights = [n.input[1] for n in model.graph.node if n.op_type == "MatMulInteger"]
+    signed = [w for w in weights if inits.get(w) == onnx.TensorProto.INT8]
+    assert not signed, f"{name}: int8-stored MatMulInteger weights {signed[:3]}"
+    q = md.manifest.get("training", {}).get("quantization")
+    if weights:
+        assert q and q["weight_storage"] == "uint8"

@@ -58,10 +58,15 @@ def _quantization_lines(training: dict[str, Any]) -> list[str]:
     q = training.get("quantization")
     if not q:
         return ["- Weights: float32."]
+    storage = (
+        "; stored as uint8 with zero point 128, which every x86 kernel multiplies exactly"
+        if q.get("weight_storage") == "uint8"
+        else ""
+    )
     return [
         f"- Weights: int8 ({q['kind']}, {q['n_quantized']} of {q['n_matmul']} matrix "
-        "products, per-channel weight scales; the STFT and mel filter bank stay float32). "
-        f"Largest score change against the float32 graph on dev speech: "
+        "products, per-channel weight scales; the STFT and mel filter bank stay float32"
+        f"{storage}). Largest score change against the float32 graph on dev speech: "
         f"{q.get('max_abs_score_diff_vs_float32', float('nan')):.3f}. Calibration and every "
         "metric below are of the int8 graph."
     ]

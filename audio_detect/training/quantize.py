@@ -5,6 +5,14 @@ scale per output channel, activations are quantized per call from their observed
 range, products accumulate in int32 (``DynamicQuantizeMatMul``, VNNI/AVX2 kernels on
 x86). No calibration data is needed and no activation range can be mis-estimated.
 
+The int8 weights are *stored* as uint8 (``w + 128`` with zero point ``128``), which is
+the same integer product. Activations are uint8, and onnxruntime's uint8 x int8 kernel
+on x86 CPUs without VNNI (AVX2 only: AMD Zen 1-3, many Intel parts) adds pairs of
+products in saturating 16-bit arithmetic (``vpmaddubsw``; the "saturation" note of
+onnxruntime's quantization guide): there the shipped 2.1.0 graph scored up to 3.5
+logits away from the same graph on a VNNI CPU. Its uint8 x uint8 kernel widens to
+16 bits first and is exact on every CPU (:func:`unsign_int8_weights`).
+
 What is *not* quantized, on purpose:
 
 * the STFT ``Conv`` and the mel product of the front end: an 8-bit grid on waveform
@@ -31,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["quantize_int8", "score_deviation"]
+__all__ = ["quantize_int8", "score_deviation", "unsign_int8_weights"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +128,9 @@ def quantize_int8(src: str | Path, dst: str | Path) -> dict[str, Any]:
                 per_channel=True,
                 nodes_to_exclude=excluded,
             )
+        model = onnx.load(str(dst))
+        n_unsigned = unsign_int8_weights(model)
+        onnx.save(model, str(dst))
     quantized = sum(
         node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")
         for node in onnx.load(str(dst)).graph.node
@@ -135,7 +146,53 @@ def quantize_int8(src: str | Path, dst: str | Path) -> dict[str, Any]:
         "n_matmul": n_matmul,
         "n_quantized": quantized,
         "float32_nodes": excluded,
+        "weight_storage": "uint8" if n_unsigned else "int8",
     }
+
+
+def unsign_int8_weights(model: Any) -> int:
+    """Store every signed ``MatMulInteger`` weight of ``model`` as uint8; return how many.
+
+    ``w`` and its zero point ``z`` (int8) become ``w + 128`` and ``z + 128`` (uint8):
+    ``w - z`` is unchanged, so the graph computes the same integer products, but
+    onnxruntime then runs its uint8 x uint8 kernels, which do not saturate on CPUs
+    without VNNI (see the module docstring). ``model`` (an ``onnx.ModelProto``) is
+    changed in place; initializers shared by several nodes are converted once.
+    """
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    done: set[str] = set()
+    n = 0
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        # Inputs: A, B, a_zero_point, b_zero_point; B (and its zero point) is the weight.
+        names = [node.input[1]] + ([node.input[3]] if len(node.input) > 3 else [])
+        if names[0] not in inits:
+            continue
+        converted = False
+        for name in names:
+            if not name or name in done or name not in inits:
+                continue
+            arr = numpy_helper.to_array(inits[name])
+            if arr.dtype != np.int8:
+                continue
+            shifted = (arr.astype(np.int16) + 128).astype(np.uint8)
+            inits[name].CopyFrom(numpy_helper.from_array(shifted, name))
+            done.add(name)
+            converted = True
+        if len(names) == 1 and converted:
+            # No zero point given means 0 for int8, but 0 for uint8 too: add 128.
+            zp = f"{names[0]}_zero_point_u8"
+            model.graph.initializer.append(
+                numpy_helper.from_array(np.array(128, dtype=np.uint8), zp)
+            )
+            while len(node.input) < 3:
+                node.input.append("")
+            node.input.append(zp)
+        n += converted
+    return n
 
 
 def score_deviation(float_path: str | Path, int8_path: str | Path, waveforms: np.ndarray) -> float:

@@ -17,7 +17,11 @@ from audio_detect.audio.io import load_audio  # noqa: E402
 from audio_detect.training.config import load_train_config  # noqa: E402
 from audio_detect.training.export import export_onnx  # noqa: E402
 from audio_detect.training.models import build_model  # noqa: E402
-from audio_detect.training.quantize import quantize_int8, score_deviation  # noqa: E402
+from audio_detect.training.quantize import (  # noqa: E402
+    quantize_int8,
+    score_deviation,
+    unsign_int8_weights,
+)
 
 pytestmark = [
     pytest.mark.torch,
@@ -80,3 +84,54 @@ def test_int8_scores_track_float32_on_speech(
     (ref,) = ort.InferenceSession(str(fp32)).run(None, {"waveform": x.astype(np.float32)})
     spread = float(np.ptp(ref))
     assert diff < 0.1 * spread  # ...whose scores stay close to float32's, relative to their range
+
+
+def test_int8_weights_are_stored_unsigned(graphs: tuple[Path, Path, dict]) -> None:
+    _, int8, info = graphs
+    m = onnx.load(str(int8))
+    init = {t.name: t for t in m.graph.initializer}
+    nodes = [n for n in m.graph.node if n.op_type == "MatMulInteger"]
+    assert len(nodes) == info["n_quantized"] and info["weight_storage"] == "uint8"
+    for n in nodes:
+        assert init[n.input[1]].data_type == onnx.TensorProto.UINT8
+        assert init[n.input[3]].data_type == onnx.TensorProto.UINT8
+
+
+def _matmul_integer_graph(b: np.ndarray, b_zp: np.ndarray | None) -> onnx.ModelProto:
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(b, "B"), numpy_helper.from_array(np.uint8(0), "a_zp")]
+    inputs = ["A", "B", "a_zp"]
+    if b_zp is not None:
+        inits.append(numpy_helper.from_array(b_zp, "b_zp"))
+        inputs.append("b_zp")
+    node = helper.make_node("MatMulInteger", inputs, ["Y"])
+    graph = helper.make_graph(
+        [node],
+        "mmi",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [None, b.shape[0]])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [None, b.shape[1]])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("with_zero_point", [True, False])
+def test_unsigned_weights_give_the_exact_integer_product(with_zero_point: bool) -> None:
+    """Large activations and weights, where a saturating 16-bit pair sum (u8 x s8 on
+    AVX2 without VNNI) would go wrong: the converted graph equals the exact product."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(200, 256, size=(8, 64), dtype=np.uint8)
+    b = rng.choice(np.array([-128, -127, 120, 127], dtype=np.int8), size=(64, 16))
+    b_zp = np.zeros(16, dtype=np.int8) if with_zero_point else None
+    model = _matmul_integer_graph(b, b_zp)
+    assert unsign_int8_weights(model) == 1
+    init = {t.name: t for t in model.graph.initializer}
+    assert init["B"].data_type == onnx.TensorProto.UINT8
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"A": a})
+    exact = a.astype(np.int64) @ b.astype(np.int64)
+    np.testing.assert_array_equal(y, exact)
+    assert unsign_int8_weights(model) == 0  # idempotent: nothing signed is left
