@@ -98,7 +98,7 @@ def verify_key(store: Store, key: str) -> Principal | None:
     """The principal of a valid, unrevoked key, else None (constant-time hash check)."""
     key_id = parse_key(key)
     presented = hash_key(key)
-    row = store.get_key(key_id) if key_id else None
+    row = store.key_credentials(key_id) if key_id else None
     # Compare even when the id is unknown so timing does not reveal which ids exist.
     expected = row.key_hash if row is not None else "0" * 64
     ok = hmac.compare_digest(presented, expected)

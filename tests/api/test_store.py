@@ -11,9 +11,12 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import postgres_url
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from audio_detect_service.security import create_key, verify_key
 from audio_detect_service.store import Store
+from audio_detect_service.store.store import DECISION_COLUMNS
 from audio_detect_service.store.tables import utcnow
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -104,6 +107,35 @@ def test_decisions_roundtrip_query_and_purge(store):
     counts = store.purge(older_than=utcnow() - timedelta(days=30))
     assert counts["decisions"] == 1 and store.get_decision(old) is None
     assert store.get_decision(ids[0]) is not None
+
+
+def test_decision_stored_column_for_column(store):
+    rec = _record(api_key_id="k1", started_at=utcnow() - timedelta(seconds=2))
+    decision_id = store.add_decision(rec | {"not_a_column": 1})
+    row = store.get_decision(decision_id)
+    expected = rec | {"id": decision_id, "started_at": rec["started_at"].isoformat()}
+    assert {k: row[k] for k in expected} == expected
+    assert row["audio_stored"] is False and row["created_at"].endswith("+00:00")
+    assert set(row) == set(DECISION_COLUMNS)
+
+
+def test_key_check_and_decision_insert_open_no_orm_session(store):
+    """The two store calls of every analysis run on Core (an ORM session costs 3x the CPU)."""
+    key_id, key = create_key(store, name="ivr", scopes=["analyze"])
+    sessions: list[object] = []
+    listener = lambda session, transaction: sessions.append(session)  # noqa: E731
+    event.listen(Session, "after_transaction_create", listener)
+    try:
+        assert verify_key(store, key).key_id == key_id
+        assert verify_key(store, key + "x") is None
+        decision_id = store.add_decision(_record(), audio=b"RIFF....")
+    finally:
+        event.remove(Session, "after_transaction_create", listener)
+    assert sessions == []
+    assert store.get_audio(decision_id).data == b"RIFF...."
+    assert store.key_credentials(key_id).name == "ivr" and store.key_credentials("nope") is None
+    store.revoke_key(key_id)
+    assert store.key_credentials(key_id).revoked_at is not None
 
 
 def test_audio_retention(store):
