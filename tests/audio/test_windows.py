@@ -45,6 +45,19 @@ def test_short_and_empty_speech() -> None:
     assert len(empty) == 0
 
 
+@pytest.mark.parametrize("regions", [[[100, 400], [600, 900]], [[0, 150]], [[0, 50]]])
+def test_stacked_copies_each_window(regions: list[list[int]]) -> None:
+    y = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    cfg = WindowConfig(window_seconds=4.0, hop_seconds=1.0, min_speech_seconds=1.0)
+    w = cut_windows(y, sr=100, regions=np.array(regions), config=cfg)
+    x = w.stacked()
+    assert x.shape == (len(w), w.length) and x.dtype == np.float32
+    for i in range(len(w)):
+        s = int(w.starts[i])
+        assert np.array_equal(x[i], w.speech[s : s + w.length])
+    assert not np.shares_memory(x, w.speech)
+
+
 def test_window_config_validation() -> None:
     with pytest.raises(ParameterError, match="hop_seconds"):
         WindowConfig(window_seconds=1.0, hop_seconds=2.0)
