@@ -31,7 +31,9 @@ __all__ = [
     "GMMBackend",
     "OnnxBackend",
     "build_backend",
+    "cpu_flags",
     "member_weights_file",
+    "warn_signed_int8",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class OnnxBackend:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise IncompatibleModelError(f"onnxruntime cannot load {path}: {exc}") from exc
         self.input_name = self.session.get_inputs()[0].name
+        warn_signed_int8(model)
 
     def score_windows(self, windows: np.ndarray) -> np.ndarray:
         """Run the graph on batches of windows."""
@@ -99,6 +102,42 @@ class OnnxBackend:
             (scores,) = self.session.run(None, {self.input_name: batch})
             out.append(np.asarray(scores, dtype=np.float64).reshape(-1))
         return np.concatenate(out) if out else np.zeros(0)
+
+
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags of this CPU (``/proc/cpuinfo``; empty where unreadable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def warn_signed_int8(model: ModelDir, flags: frozenset[str] | None = None) -> bool:
+    """Log a warning when an int8 model stores signed weights and this CPU lacks VNNI.
+
+    onnxruntime's uint8 x int8 kernel saturates on x86 CPUs without VNNI, so such a
+    model scores differently there (whisper-cm-8k 2.1.0: up to 3.1 logits); models
+    quantized since 2.1.1 store their weights as uint8 (``weight_storage``) and are
+    exact everywhere. Returns whether it warned.
+    """
+    q = model.manifest.get("training", {}).get("quantization") or {}
+    if q.get("kind") != "dynamic_int8" or q.get("weight_storage") == "uint8":
+        return False
+    flags = cpu_flags() if flags is None else flags
+    if not flags or "avx2" not in flags or flags & {"avx512_vnni", "avx_vnni"}:
+        return False  # not x86, or the VNNI kernel (exact) runs
+    logger.warning(
+        "%s %s stores signed int8 weights and this CPU has no VNNI: onnxruntime's "
+        "int8 kernel saturates here and scores differ from the model card's; rewrite it "
+        "with scripts/unsign_int8_model.py (same integers, exact on every CPU)",
+        model.name,
+        model.manifest.get("version", ""),
+    )
+    return True
 
 
 def build_backend(model: ModelDir, *, intra_op_threads: int | None = None) -> Backend:
