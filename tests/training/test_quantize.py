@@ -97,41 +97,49 @@ def test_int8_weights_are_stored_unsigned(graphs: tuple[Path, Path, dict]) -> No
         assert init[n.input[3]].data_type == onnx.TensorProto.UINT8
 
 
-def _matmul_integer_graph(b: np.ndarray, b_zp: np.ndarray | None) -> onnx.ModelProto:
+def _matmul_integer_graph(b: np.ndarray, zero_point: str, n_nodes: int = 1) -> onnx.ModelProto:
+    """``n_nodes`` MatMulInteger nodes sharing weight ``B``; ``zero_point`` of B: given
+    (int8 zeros), absent (3 inputs) or empty (a 4th input named "")."""
     from onnx import TensorProto, helper, numpy_helper
 
     inits = [numpy_helper.from_array(b, "B"), numpy_helper.from_array(np.uint8(0), "a_zp")]
     inputs = ["A", "B", "a_zp"]
-    if b_zp is not None:
-        inits.append(numpy_helper.from_array(b_zp, "b_zp"))
+    if zero_point == "given":
+        inits.append(numpy_helper.from_array(np.zeros(b.shape[1], dtype=np.int8), "b_zp"))
         inputs.append("b_zp")
-    node = helper.make_node("MatMulInteger", inputs, ["Y"])
+    elif zero_point == "empty":
+        inputs.append("")
+    nodes = [helper.make_node("MatMulInteger", inputs, [f"Y{i}"]) for i in range(n_nodes)]
     graph = helper.make_graph(
-        [node],
+        nodes,
         "mmi",
         [helper.make_tensor_value_info("A", TensorProto.UINT8, [None, b.shape[0]])],
-        [helper.make_tensor_value_info("Y", TensorProto.INT32, [None, b.shape[1]])],
+        [
+            helper.make_tensor_value_info(f"Y{i}", TensorProto.INT32, [None, b.shape[1]])
+            for i in range(n_nodes)
+        ],
         inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-@pytest.mark.parametrize("with_zero_point", [True, False])
-def test_unsigned_weights_give_the_exact_integer_product(with_zero_point: bool) -> None:
+@pytest.mark.parametrize("zero_point", ["given", "absent", "empty"])
+@pytest.mark.parametrize("n_nodes", [1, 2])
+def test_unsigned_weights_give_the_exact_integer_product(zero_point: str, n_nodes: int) -> None:
     """Large activations and weights, where a saturating 16-bit pair sum (u8 x s8 on
-    AVX2 without VNNI) would go wrong: the converted graph equals the exact product."""
+    AVX2 without VNNI) would go wrong: the converted graph equals the exact product,
+    also for a weight two nodes share and for a weight without a zero point."""
     import onnxruntime as ort
 
     rng = np.random.default_rng(0)
     a = rng.integers(200, 256, size=(8, 64), dtype=np.uint8)
     b = rng.choice(np.array([-128, -127, 120, 127], dtype=np.int8), size=(64, 16))
-    b_zp = np.zeros(16, dtype=np.int8) if with_zero_point else None
-    model = _matmul_integer_graph(b, b_zp)
-    assert unsign_int8_weights(model) == 1
+    model = _matmul_integer_graph(b, zero_point, n_nodes)
+    assert unsign_int8_weights(model) == 1  # one weight initializer
     init = {t.name: t for t in model.graph.initializer}
     assert init["B"].data_type == onnx.TensorProto.UINT8
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    (y,) = sess.run(None, {"A": a})
     exact = a.astype(np.int64) @ b.astype(np.int64)
-    np.testing.assert_array_equal(y, exact)
+    for y in sess.run(None, {"A": a}):
+        np.testing.assert_array_equal(y, exact)
     assert unsign_int8_weights(model) == 0  # idempotent: nothing signed is left
