@@ -28,17 +28,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 def _probe_windows(sr: int, seconds: float = 4.0) -> np.ndarray:
     from audio_detect.audio.io import load_audio
 
@@ -64,6 +53,7 @@ def main() -> None:
     import onnx
     import onnxruntime as ort
 
+    from audio_detect.backends import cpu_flags
     from audio_detect.registry import load_model_dir, write_manifest
     from audio_detect.training.card import _quantization_lines
     from audio_detect.training.quantize import unsign_int8_weights
@@ -72,7 +62,7 @@ def main() -> None:
     onnx_path = md.file(md.spec.weights or "")
     model = onnx.load(str(onnx_path))
     n = unsign_int8_weights(model)
-    flags = _cpu_flags()
+    flags = cpu_flags()
     vnni = sorted(flags & {"avx512_vnni", "avx_vnni"})
     print(f"{n} MatMulInteger weights converted; CPU VNNI flags: {vnni or 'none'}")
     if n == 0:
