@@ -13,7 +13,7 @@ import numpy as np
 from ..audio.vad_stream import IncrementalVad
 from ..backends import Backend
 
-__all__ = ["PCM16_SCALE", "FrozenSpeech", "as_float32", "is_pcm16"]
+__all__ = ["PCM16_SCALE", "FrozenSpeech", "as_float32", "compact", "is_pcm16"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,22 @@ def is_pcm16(y: np.ndarray) -> bool:
     q = np.asarray(y, dtype=np.float32) * PCM16_SCALE
     return bool(q.size == 0 or (np.array_equal(np.rint(q), q) and q.min() >= -32768.0
                                 and q.max() <= 32767.0))  # fmt: skip
+
+
+def compact(buf: np.ndarray, drop: int, used: int, need: int) -> np.ndarray:
+    """Move ``buf[drop:used]`` to the front of a buffer of at least ``need`` samples.
+
+    In place when ``need`` fits (no fresh array per compaction, so a live call's audio
+    state is allocated once); otherwise a new buffer of ``max(need, 2 * buf.size)``
+    (growth by doubling). Returns the buffer to use from now on.
+    """
+    if need > buf.size:
+        grown = np.zeros(max(need, 2 * buf.size), dtype=buf.dtype)
+        grown[: used - drop] = buf[drop:used]
+        return grown
+    if drop:
+        buf[: used - drop] = buf[drop:used]  # numpy copies overlapping ranges safely
+    return buf
 
 
 class FrozenSpeech:
@@ -199,13 +215,7 @@ class FrozenSpeech:
         drop = max(0, keep - self.speech_base)
         used = before - self.speech_base
         need = used - drop + sum(p.size for p in pieces)
-        buf = self._speech_buf
-        if need > buf.size:
-            grown = np.zeros(max(need, 2 * buf.size), dtype=buf.dtype)
-            grown[: used - drop] = buf[drop:used]
-            self._speech_buf = buf = grown
-        elif drop:
-            buf[: used - drop] = buf[drop:used]  # numpy copies overlapping ranges safely
+        self._speech_buf = buf = compact(self._speech_buf, drop, used, need)
         self.speech_base += drop
         pos = used - drop
         for p in pieces:

@@ -26,7 +26,7 @@ from ..constants import (
 from ..detector import Decision, Detector
 from ..exceptions import AudioTooLongError, ParameterError
 from .cache import CachingBackend, IndexWindows, ListBackend, window_keys
-from .frozen import PCM16_SCALE, FrozenSpeech, as_float32, is_pcm16
+from .frozen import PCM16_SCALE, FrozenSpeech, as_float32, compact, is_pcm16
 
 __all__ = ["STREAM_ENCODINGS", "STREAM_SCORING_MODES", "StreamUpdate", "StreamingScorer"]
 
@@ -371,12 +371,7 @@ class StreamingScorer:
             if self._frozen is not None:  # drop the history no update will read again
                 keep = max(self._base, self._frozen.buffer_start())
             drop = keep - self._base
-            if need - drop <= self._buf.size:  # in place: no fresh array per compaction
-                self._buf[: used - drop] = self._buf[drop:used]
-            else:
-                grown = np.zeros(max(need - drop, 2 * self._buf.size), dtype=self._buf.dtype)
-                grown[: used - drop] = self._buf[drop:used]
-                self._buf = grown
+            self._buf = compact(self._buf, drop, used, need - drop)
             self._base = keep
             used -= drop
             need -= drop
