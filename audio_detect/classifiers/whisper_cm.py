@@ -206,6 +206,10 @@ class WhisperCM(nn.Module):
                 states = self.hidden_states(waveform)
         else:
             states = self.hidden_states(waveform)
+        return self.score_states(states)
+
+    def score_states(self, states: torch.Tensor) -> torch.Tensor:
+        """Raw scores ``(batch,)`` from encoder states ``(n_states, batch, time, d)``."""
         return self._head(self.mix(states))
 
     def train(self, mode: bool = True) -> WhisperCM:

@@ -88,36 +88,42 @@ def train(
 
 def export(
     config: Annotated[Path, typer.Option(help="Training config the checkpoint was trained with.")],
-    checkpoint: Annotated[Path, typer.Option(help="best.safetensors from a training work dir.")],
+    checkpoint: Annotated[
+        list[Path],
+        typer.Option(
+            help="best.safetensors from a training work dir; repeat it to export an ensemble "
+            "of runs of the config (different seeds) sharing one frozen encoder."
+        ),
+    ],
     manifest: Annotated[Path | None, typer.Option(help="Override the config's manifest.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Model directory to write (default models/<name>).")
     ] = None,
     trained_by: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             help="manifest.json of the model the checkpoint was trained for: its training-loop "
-            "facts (steps, epochs, history, wall time) are carried over."
+            "facts (steps, epochs, history, wall time) are carried over. With several "
+            "checkpoints, one per checkpoint in the same order."
         ),
     ] = None,
 ) -> None:
-    """Export a trained checkpoint to ONNX, calibrate it on dev and write a model directory."""
+    """Export trained checkpoint(s) to ONNX, calibrate on dev and write a model directory."""
     from ..training.config import load_train_config
     from ..training.pipeline import export_checkpoint
 
-    if not checkpoint.is_file():
-        raise fail(f"checkpoint {checkpoint} not found")
+    for path in checkpoint:
+        if not path.is_file():
+            raise fail(f"checkpoint {path} not found")
+    if trained_by and len(trained_by) != len(checkpoint):
+        raise fail(
+            f"{len(trained_by)} --trained-by for {len(checkpoint)} --checkpoint; give one per "
+            "checkpoint, in the same order"
+        )
     try:
         cfg = load_train_config(config)
         out_dir = out or Path("models") / cfg.name
-        previous = None
-        if trained_by is not None:
-            try:
-                previous = json.loads(trained_by.read_text(encoding="utf-8")).get("training", {})
-            except (OSError, ValueError, AttributeError) as exc:
-                raise fail(f"cannot read --trained-by {trained_by}: {exc}") from exc
-            if not isinstance(previous, dict):
-                raise fail(f"--trained-by {trained_by}: 'training' is not an object")
+        previous = [_training_section(p) for p in trained_by] if trained_by else None
         with stage_progress() as progress:
             doc = export_checkpoint(
                 cfg, checkpoint, out_dir=out_dir, manifest_path=manifest,
@@ -128,13 +134,28 @@ def export(
     _print_metrics(out_dir, doc)
 
 
+def _training_section(path: Path) -> dict[str, Any]:
+    """The ``training`` object of a model manifest given as ``--trained-by``."""
+    try:
+        section = json.loads(path.read_text(encoding="utf-8")).get("training", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise fail(f"cannot read --trained-by {path}: {exc}") from exc
+    if not isinstance(section, dict):
+        raise fail(f"--trained-by {path}: 'training' is not an object")
+    return section
+
+
 def _print_metrics(out_dir: Path, doc: dict[str, Any]) -> None:
     tr, metrics = doc["training"], doc["metrics"]
-    console.print(
-        f"wrote {out_dir}: {tr['n_parameters']} parameters, {tr.get('steps', '-')} steps, "
-        f"best dev epoch {tr.get('best_epoch', '-')}, "
-        f"{tr.get('train_wall_seconds', '-')} s training"
-    )
+    if tr.get("ensemble"):
+        seeds = ", ".join(str(m.get("seed", "?")) for m in tr["ensemble"])
+        run = f"ensemble of {len(tr['ensemble'])} runs (seeds {seeds})"
+    else:
+        run = (
+            f"{tr.get('steps', '-')} steps, best dev epoch {tr.get('best_epoch', '-')}, "
+            f"{tr.get('train_wall_seconds', '-')} s training"
+        )
+    console.print(f"wrote {out_dir}: {tr['n_parameters']} parameters, {run}")
     for key, m in metrics.items():
         if "eer" in m:
             act, cllr = m.get("act_dcf", float("nan")), m.get("cllr", float("nan"))

@@ -72,6 +72,28 @@ def _quantization_lines(training: dict[str, Any]) -> list[str]:
     ]
 
 
+def _run_lines(config: TrainConfig, training: dict[str, Any]) -> list[str]:
+    members = training.get("ensemble")
+    if not members:
+        return [
+            f"- Seed {training.get('seed')}, {training.get('steps')} steps in "
+            f"{training.get('epochs')} epochs ({training.get('stopped_by')}), best dev epoch "
+            f"{training.get('best_epoch')}, {training.get('train_wall_seconds')} s of training "
+            f"on {config.num_threads} CPU threads."
+        ]
+    lines = [
+        f"- Ensemble of {len(members)} runs of this recipe (different seeds): one shared "
+        "frozen encoder, the raw score is the mean of the runs' heads.",
+    ]
+    for m in members:
+        lines.append(
+            f"  - seed {m.get('seed', 'n/a')}: {m.get('steps', 'n/a')} steps, best dev epoch "
+            f"{m.get('best_epoch', 'n/a')}, {m.get('train_wall_seconds', 'n/a')} s of "
+            f"training (`{m['checkpoint']}`)."
+        )
+    return lines
+
+
 def architecture_text(config: TrainConfig) -> str:
     """Return the card's description of ``config``'s architecture (and embedded weights)."""
     encoder = config.model.params.get("encoder", "whisper-tiny.en")
@@ -122,10 +144,7 @@ def model_card(
             f"{s['speech_hours']} h of speech; spoof systems: {shown or '-'}."
         )
     lines += [
-        f"- Seed {training.get('seed')}, {training.get('steps')} steps in "
-        f"{training.get('epochs')} epochs ({training.get('stopped_by')}), best dev epoch "
-        f"{training.get('best_epoch')}, {training.get('train_wall_seconds')} s of training on "
-        f"{config.num_threads} CPU threads.",
+        *_run_lines(config, training),
         "- Augmentation (both classes alike): RawBoost (Tak et al., ICASSP 2022), telephone "
         f"channels {config.augment.channel_conditions}, band limiting, gain, speed.",
         "",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,27 +312,66 @@ def run_training(
 
 def export_checkpoint(
     config: TrainConfig,
-    checkpoint: Path,
+    checkpoint: Path | Sequence[Path],
     *,
     out_dir: Path,
     manifest_path: Path | None = None,
-    trained_by: dict[str, Any] | None = None,
+    trained_by: dict[str, Any] | Sequence[dict[str, Any] | None] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Rebuild the model from a ``best.safetensors`` checkpoint and finalize it.
+    """Rebuild the model from ``best.safetensors`` checkpoint(s) and finalize it.
 
     Re-runs export, parity, calibration and evaluation without retraining (e.g. on a
     new dev split, after an interrupted run, or to ship an int8 graph).
     ``trained_by`` is the ``training`` section of the manifest of the model the
     checkpoint was trained for; its training-loop facts (steps, epochs, history,
     wall time) are carried over, since this run does not retrain.
+
+    Several checkpoints (runs of ``config``'s recipe with different seeds) become one
+    :class:`~audio_detect.classifiers.ensemble.HeadEnsemble`: their heads share the
+    frozen encoder and the exported score is the mean of theirs. ``trained_by`` is then
+    one section (or ``None``) per checkpoint, and the manifest lists the members.
     """
     from safetensors.torch import load_file
 
+    paths = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else list(checkpoint)
+    if not paths:
+        raise ParameterError("No checkpoint given.")
+    if trained_by is None or isinstance(trained_by, dict):
+        sections: list[dict[str, Any] | None] = [trained_by] + [None] * (len(paths) - 1)
+    else:
+        sections = list(trained_by)
+    if len(sections) != len(paths):
+        raise ParameterError(
+            f"Got {len(sections)} training summaries for {len(paths)} checkpoints; give one "
+            "per checkpoint, in the same order."
+        )
     mpath, protocol, clips = _prepare(config, manifest_path, progress)
-    model = build_model(config)
-    model.load_state_dict(load_file(str(checkpoint)))
-    carried = {k: v for k, v in (trained_by or {}).items() if k in _TRAINING_LOOP_KEYS}
+    models = []
+    for path in paths:
+        member = build_model(config)
+        member.load_state_dict(load_file(str(path)))
+        models.append(member)
+    members = [
+        {"checkpoint": str(path), **{k: v for k, v in (sec or {}).items() if k in _MEMBER_KEYS}}
+        for path, sec in zip(paths, sections, strict=True)
+    ]
+    if len(models) == 1:
+        model: nn.Module = models[0]
+        carried = {k: v for k, v in (sections[0] or {}).items() if k in _TRAINING_LOOP_KEYS}
+        extra: dict[str, Any] = {**carried, "checkpoint": members[0]["checkpoint"]}
+    else:
+        from ..classifiers.ensemble import HeadEnsemble
+        from ..classifiers.whisper_cm import WhisperCM
+
+        if not all(isinstance(m, WhisperCM) for m in models):
+            raise ParameterError(
+                f"An ensemble of checkpoints needs the whisper_cm architecture (one shared "
+                f"frozen encoder); {config.model.arch!r} checkpoints can be combined with "
+                "`audio-detect fuse` instead."
+            )
+        model = HeadEnsemble(models)
+        extra = {"ensemble": members}
     training = {
         "manifest": str(mpath),
         "protocol": protocol,
@@ -341,8 +380,7 @@ def export_checkpoint(
         "arch": config.model.arch,
         "loss": config.loss,
         "n_parameters": count_parameters(model),
-        **carried,
-        "checkpoint": str(checkpoint),
+        **extra,
     }
     return finalize_model(
         config, model, clips, out_dir=out_dir, training=training, progress=progress
@@ -354,3 +392,6 @@ _TRAINING_LOOP_KEYS = (
     "steps", "epochs", "best_epoch", "best_dev_eer_crops", "stopped_by",
     "train_wall_seconds", "history",
 )  # fmt: skip
+
+#: Facts of each member's run that an ensemble's manifest lists.
+_MEMBER_KEYS = ("seed", "steps", "best_epoch", "best_dev_eer_crops", "train_wall_seconds")

@@ -130,3 +130,56 @@ def test_calibration_round_trip_and_detector(
     decision = det.score_file(fixture_audio["bonafide_lj001-0001"])
     assert decision.llr == pytest.approx(again.transform(decision.score))
     assert decision.tier in ("low", "medium", "high")
+
+
+def test_export_of_two_checkpoints_is_one_ensemble(
+    tiny_model: tuple[Path, Path], fixture_audio: dict[str, Path], tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from audio_detect.cli.train import export
+    from audio_detect.detector import Detector
+    from audio_detect.registry import load_model_dir
+
+    out, work = tiny_model
+    cfg = json.loads((out / "train_config.json").read_text())
+    first = work / "best.safetensors"
+    if cfg["model"]["arch"] != "whisper_cm":
+        pytest.skip("only models with a shared frozen encoder are ensembled")
+    # A second "run": the same frozen encoder, a head with other weights.
+    state = load_file(str(first))
+    gen = torch.Generator().manual_seed(1)
+    for key, value in state.items():
+        if not key.startswith(("encoder.", "frontend.")) and value.is_floating_point():
+            state[key] = value + 0.2 * torch.randn(value.shape, generator=gen)
+    second = tmp_path / "second.safetensors"
+    save_file(state, str(second))
+    app = typer.Typer()
+    app.command()(export)
+    target = tmp_path / "ensemble"
+    args = [
+        "--config", str(out / "train_config.json"),
+        "--manifest", str(REPO / "tests" / "training" / "data" / "tiny_manifest.csv"),
+        "--checkpoint", str(first), "--checkpoint", str(second),
+        "--trained-by", str(out / "manifest.json"), "--trained-by", str(out / "manifest.json"),
+        "--out", str(target),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "ensemble of 2 runs" in result.output
+    m = load_model_dir(target).manifest
+    members = m["training"]["ensemble"]
+    assert [x["checkpoint"] for x in members] == [str(first), str(second)]
+    assert all(x["steps"] == 4 for x in members)
+    assert m["training"]["onnx_parity_max_abs_diff"] <= 1e-4
+    single = json.loads((out / "manifest.json").read_text())["training"]["n_parameters"]
+    assert m["training"]["n_parameters"] == 2 * single  # two heads, one frozen encoder
+    assert "Ensemble of 2 runs" in (target / "MODEL_CARD.md").read_text()
+    decision = Detector.load(target).score_file(fixture_audio["bonafide_lj001-0001"])
+    assert decision.score is not None and np.isfinite(decision.score)
+    # Mismatched --trained-by count is refused before any work.
+    refused = tmp_path / "refused"
+    one_summary = [*args[:8], "--trained-by", str(out / "manifest.json"), "--out", str(refused)]
+    bad = CliRunner().invoke(app, one_summary)
+    assert bad.exit_code != 0 and "one per checkpoint" in bad.output
+    assert not refused.exists()
