@@ -52,19 +52,21 @@ class ScoreHead(nn.Module):
         return -(x * w).sum(dim=1)
 
 
-def feature_norm(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Tensor:
-    """Normalise ``(B, F, T)`` features over time per window.
+def feature_norm(
+    feats: torch.Tensor, mode: str, eps: float = 1e-5, *, dim: int = 2
+) -> torch.Tensor:
+    """Normalise features over time (axis ``dim``: 2 for ``(B, F, T)``) per window.
 
     ``cmvn``: zero mean, unit variance per coefficient (gain and stationary channel
     invariant); ``cms``: cepstral mean subtraction only; ``none``: unchanged.
     """
     if mode == "none":
         return feats
-    mu = feats.mean(dim=2, keepdim=True)
+    mu = feats.mean(dim=dim, keepdim=True)
     if mode == "cms":
         return feats - mu
     if mode == "cmvn":
-        var = (feats - mu).pow(2).mean(dim=2, keepdim=True)
+        var = (feats - mu).pow(2).mean(dim=dim, keepdim=True)
         return (feats - mu) / torch.sqrt(var + eps)
     raise ValueError(f"norm must be 'cmvn', 'cms' or 'none', got {mode!r}")
 

@@ -41,10 +41,10 @@ from torch import nn
 from ..exceptions import ParameterError
 from ..features.pretrained import ENCODER_ORIGINS, load_whisper_encoder_weights
 from ..features.whisper_torch import WhisperEncoderModule, WhisperLogMel
-from .heads import HEADS, AttentiveStatsPool, ScoreHead
+from .heads import HEADS, AttentiveStatsPool, ScoreHead, feature_norm
 from .layers import ChannelsLastBatchNorm1d, MatmulConv1d
 
-__all__ = ["POOLINGS", "WhisperCM", "whisper_notice"]
+__all__ = ["FRAME_NORMS", "POOLINGS", "WhisperCM", "whisper_notice"]
 
 _MIT_LICENSE = """\
 
@@ -84,6 +84,8 @@ def whisper_notice(encoder: str) -> str:
 
 #: Head types of :class:`WhisperCM`.
 POOLINGS = ("conv_asp", "mean_std")
+#: Per-window normalisations of the encoder frames (``frame_norm``).
+FRAME_NORMS = ("none", "cms", "cmvn")
 
 
 class WhisperCM(nn.Module):
@@ -113,6 +115,12 @@ class WhisperCM(nn.Module):
         Feed the head a learnt softmax-weighted sum of the stem's and every kept block's
         output instead of the last block's (the multi-layer weighting of SSL
         countermeasures, e.g. Tak et al., Odyssey 2022; Kawa et al., Interspeech 2023).
+    frame_norm : str
+        Per-window normalisation of the encoder frames over time before the head:
+        ``"none"`` (default), ``"cms"`` (subtract each feature's mean over the window:
+        a recording's stationary colouration, the same in every frame, is removed, so the
+        head must judge how frames change, not where the recording sits) or ``"cmvn"``
+        (also unit variance).
     """
 
     def __init__(
@@ -128,6 +136,7 @@ class WhisperCM(nn.Module):
         train_blocks: bool = False,
         head: str = "linear",
         layer_mix: bool = False,
+        frame_norm: str = "none",
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -144,6 +153,9 @@ class WhisperCM(nn.Module):
             nn.Parameter(torch.zeros(n_blocks + 1)) if layer_mix and n_blocks > 0 else None
         )
         self.rms_target = None if rms_dbfs is None else float(10.0 ** (rms_dbfs / 20.0))
+        if frame_norm not in FRAME_NORMS:
+            raise ParameterError.invalid("frame_norm", f"one of {FRAME_NORMS}", frame_norm)
+        self.frame_norm = frame_norm
         if pooling not in POOLINGS:
             raise ParameterError.invalid("pooling", f"one of {POOLINGS}", pooling)
         self.pooling = pooling
@@ -188,6 +200,7 @@ class WhisperCM(nn.Module):
         return self.mix(self.hidden_states(waveform))
 
     def _head(self, h: torch.Tensor) -> torch.Tensor:
+        h = feature_norm(h, self.frame_norm, dim=1)
         if self.pooling == "mean_std":
             mean = h.mean(dim=1)
             std = torch.sqrt(torch.clamp(((h - mean.unsqueeze(1)) ** 2).mean(dim=1), min=1e-8))

@@ -74,6 +74,30 @@ def test_unknown_pooling_is_refused() -> None:
         WhisperCM(pooling="max")
 
 
+@pytest.mark.parametrize("frame_norm", ["cms", "cmvn"])
+def test_frame_norm_removes_a_stationary_offset_of_the_frames(
+    frame_norm: str, fixture_audio: dict[str, Path]
+) -> None:
+    from audio_detect.classifiers.whisper_cm import WhisperCM
+
+    torch.manual_seed(0)
+    plain = WhisperCM(sample_rate=8000, pooling="conv_asp", hidden=16, dropout=0.0).eval()
+    torch.manual_seed(0)
+    normed = WhisperCM(
+        sample_rate=8000, pooling="conv_asp", hidden=16, dropout=0.0, frame_norm=frame_norm
+    ).eval()
+    x = torch.from_numpy(_speech(fixture_audio))
+    with torch.no_grad():
+        states = normed.hidden_states(x)
+        offset = torch.randn(states.shape[-1]) * states.std()  # same in every frame
+        base, shifted = normed.score_states(states), normed.score_states(states + offset)
+        torch.testing.assert_close(shifted, base, rtol=0, atol=1e-4)
+        moved = (plain.score_states(states + offset) - plain.score_states(states)).abs().max()
+    assert float(moved) > 1e-3  # without the normalisation the offset moves the score
+    with pytest.raises(ParameterError, match="frame_norm"):
+        WhisperCM(frame_norm="global")
+
+
 def test_onnx_export_parity_on_speech(model, fixture_audio, tmp_path: Path) -> None:
     pytest.importorskip("onnxscript")
     from audio_detect.training.export import check_onnx_parity, export_onnx
