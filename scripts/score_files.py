@@ -5,7 +5,8 @@ Usage::
     python scripts/score_files.py SCORES [SCORES ...] [--mean] [--exclude PATTERN ...]
 
 Each file holds ``path system label score`` lines (score = LLR, higher = bona fide), as
-written by ``audio-detect evaluate --scores-out``. Prints pooled EER (%) and Cllr of every
+written by ``audio-detect evaluate --scores-out``, read by
+:func:`audio_detect.datasets.scores.read_score_file`. Prints pooled EER (%) and Cllr of every
 file on the trials all files share; ``--mean`` adds the score average of the files (the
 score of an equal-weight ensemble of the models, up to the window-level averaging of
 :class:`audio_detect.classifiers.ensemble.HeadEnsemble`); ``--exclude`` drops trials whose
@@ -21,17 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from audio_detect.datasets.scores import ScoreTable, read_score_file
 from audio_detect.evaluation.metrics import cllr, compute_eer
 
 
-def read_scores(path: Path) -> dict[str, tuple[str, str, float]]:
-    """``{trial path: (system, label, score)}`` of one score file."""
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            trial, system, label, score = line.split()
-            out[trial] = (system, label, float(score))
-    return out
+def _by_trial(table: ScoreTable) -> dict[str, tuple[str, int, float]]:
+    """``{trial: (system, label, library-direction score)}``; needs system and key columns."""
+    if table.systems is None or table.keys is None:
+        raise SystemExit(f"{table.source}: needs SYSTEM and KEY columns (evaluate --scores-out)")
+    return {
+        str(u): (str(sy), int(k), float(v))
+        for u, sy, k, v in zip(table.utt_ids, table.systems, table.keys, table.scores, strict=True)
+    }
 
 
 def main() -> None:
@@ -42,27 +44,26 @@ def main() -> None:
     ap.add_argument("--exclude", nargs="*", default=[], help="drop spoof systems matching")
     ap.add_argument("--only", nargs="*", default=[], help="keep only spoof systems matching")
     args = ap.parse_args()
-    runs = [read_scores(p) for p in args.scores]
+    runs = [_by_trial(read_score_file(p)) for p in args.scores]
     trials = sorted(set.intersection(*(set(r) for r in runs)))
     ref = runs[0]
     trials = [
         t for t in trials
-        if ref[t][1] != "spoof" or (
+        if ref[t][1] == 0 or (
             not any(p in ref[t][0] for p in args.exclude)
             and (not args.only or any(p in ref[t][0] for p in args.only))
         )
     ]  # fmt: skip
-    spoof = np.array([ref[t][1] == "spoof" for t in trials])
-    print(f"{len(trials)} trials ({int((~spoof).sum())} bona fide, {int(spoof.sum())} spoof)")
+    y = np.array([ref[t][1] for t in trials])  # 1 = spoof
+    print(f"{len(trials)} trials ({int((y == 0).sum())} bona fide, {int(y.sum())} spoof)")
     rows = [
         (str(path), np.array([r[t][2] for t in trials]))
         for path, r in zip(args.scores, runs, strict=True)
     ]
     if args.mean and len(rows) > 1:
         rows.append((f"mean of {len(rows)}", np.mean([s for _, s in rows], axis=0)))
-    for name, llr in rows:
-        y = spoof.astype(int)  # library direction below: label 1 = spoof, higher = spoof
-        eer, cost = compute_eer(y, -llr)[0], cllr(y, -llr)
+    for name, llr in rows:  # library direction: higher = spoof
+        eer, cost = compute_eer(y, llr)[0], cllr(y, llr)
         print(f"{name:<48} EER {100 * eer:6.2f} %  Cllr {cost:.3f}")
 
 
