@@ -330,21 +330,29 @@ def export_checkpoint(
     Several checkpoints (runs of ``config``'s recipe with different seeds) become one
     :class:`~audio_detect.classifiers.ensemble.HeadEnsemble`: their heads share the
     frozen encoder and the exported score is the mean of theirs. ``trained_by`` is then
-    one section (or ``None``) per checkpoint, and the manifest lists the members.
+    a sequence of one section (or ``None``) per checkpoint, and the manifest lists the
+    members. A wrong number of sections, or several checkpoints of another architecture,
+    raise :class:`ParameterError` before any audio is decoded.
     """
     from safetensors.torch import load_file
 
     paths = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else list(checkpoint)
     if not paths:
         raise ParameterError("No checkpoint given.")
-    if trained_by is None or isinstance(trained_by, dict):
-        sections: list[dict[str, Any] | None] = [trained_by] + [None] * (len(paths) - 1)
+    if trained_by is None:
+        sections: list[dict[str, Any] | None] = [None] * len(paths)
     else:
-        sections = list(trained_by)
+        sections = [trained_by] if isinstance(trained_by, dict) else list(trained_by)
     if len(sections) != len(paths):
         raise ParameterError(
             f"Got {len(sections)} training summaries for {len(paths)} checkpoints; give one "
             "per checkpoint, in the same order."
+        )
+    if len(paths) > 1 and config.model.arch != "whisper_cm":  # before any decoding
+        raise ParameterError(
+            f"An ensemble of checkpoints needs the whisper_cm architecture (one shared "
+            f"frozen encoder); {config.model.arch!r} checkpoints can be combined with "
+            "`audio-detect fuse` instead."
         )
     mpath, protocol, clips = _prepare(config, manifest_path, progress)
     models = []
@@ -362,14 +370,7 @@ def export_checkpoint(
         extra: dict[str, Any] = {**carried, "checkpoint": members[0]["checkpoint"]}
     else:
         from ..classifiers.ensemble import HeadEnsemble
-        from ..classifiers.whisper_cm import WhisperCM
 
-        if not all(isinstance(m, WhisperCM) for m in models):
-            raise ParameterError(
-                f"An ensemble of checkpoints needs the whisper_cm architecture (one shared "
-                f"frozen encoder); {config.model.arch!r} checkpoints can be combined with "
-                "`audio-detect fuse` instead."
-            )
         model = HeadEnsemble(models)
         extra = {"ensemble": members}
     training = {

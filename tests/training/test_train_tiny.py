@@ -183,3 +183,25 @@ def test_export_of_two_checkpoints_is_one_ensemble(
     bad = CliRunner().invoke(app, one_summary)
     assert bad.exit_code != 0 and "one per checkpoint" in bad.output
     assert not refused.exists()
+
+
+def test_export_of_two_checkpoints_of_another_architecture_is_refused_before_decoding(
+    tiny_model: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from audio_detect.exceptions import ParameterError
+    from audio_detect.training.config import load_train_config
+    from audio_detect.training.pipeline import export_checkpoint
+
+    out, work = tiny_model
+    cfg = load_train_config(out / "train_config.json")
+    if cfg.model.arch == "whisper_cm":
+        pytest.skip("whisper_cm checkpoints are ensembled (the test above)")
+    ckpt = work / "best.safetensors"
+    missing = tmp_path / "no_manifest.csv"  # decoding would fail on it: never reached
+    with pytest.raises(ParameterError, match="whisper_cm architecture"):
+        export_checkpoint(cfg, [ckpt, ckpt], out_dir=tmp_path / "x", manifest_path=missing)
+    with pytest.raises(ParameterError, match="one per checkpoint"):
+        export_checkpoint(
+            cfg, [ckpt, ckpt], out_dir=tmp_path / "x", manifest_path=missing, trained_by={}
+        )
+    assert not (tmp_path / "x").exists()
