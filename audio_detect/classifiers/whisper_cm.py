@@ -34,6 +34,7 @@ and serving needs neither the wheel nor torch.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -121,6 +122,10 @@ class WhisperCM(nn.Module):
         a recording's stationary colouration, the same in every frame, is removed, so the
         head must judge how frames change, not where the recording sits) or ``"cmvn"``
         (also unit variance).
+    band_hz : list of float or None
+        ``[low, high]``: the front end analyses only this band (DFT bins outside it are
+        zeroed before the mel bank, :class:`~audio_detect.features.whisper_torch.WhisperLogMel`);
+        ``[300, 3400]`` is the telephone band. ``None`` (default): the whole band.
     """
 
     def __init__(
@@ -137,11 +142,17 @@ class WhisperCM(nn.Module):
         head: str = "linear",
         layer_mix: bool = False,
         frame_norm: str = "none",
+        band_hz: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise ParameterError.invalid("head", f"one of {HEADS}", head)
-        self.frontend = WhisperLogMel(sample_rate=sample_rate)
+        if band_hz is not None and len(band_hz) != 2:
+            raise ParameterError.invalid("band_hz", "[low, high] in Hz", band_hz)
+        self.frontend = WhisperLogMel(
+            sample_rate=sample_rate,
+            band_hz=None if band_hz is None else (float(band_hz[0]), float(band_hz[1])),
+        )
         weights = load_whisper_encoder_weights(encoder)
         self.encoder = WhisperEncoderModule(weights, n_blocks=n_blocks)
         self.notice = whisper_notice(encoder)

@@ -16,6 +16,12 @@ they do for telephone audio fed to Whisper at 16 kHz; this lets 8 kHz calls go i
 without resampling and makes a model trained this way see every input at telephone
 bandwidth.
 
+``band_hz=(low, high)`` zeroes the DFT bins outside a fixed band before the mel bank (a
+brick-wall band-pass in the feature domain, inside the exported graph): with the telephone
+band (300, 3400) every input is analysed in the same band whatever its recording chain
+left below 300 Hz or between 3.4 and 4 kHz (microphone low end, resampler roll-off), so
+those nuisances cannot separate the classes; mel bands wholly outside sit at the floor.
+
 The STFT is a strided ``conv1d`` with fixed real/imaginary DFT kernels (no complex
 tensors), so the module exports with ``torch.onnx.export(..., dynamo=True)`` with
 dynamic batch and length axes.
@@ -49,9 +55,14 @@ class WhisperLogMel(nn.Module):
     sample_rate : int
         The model rate: one of :data:`~audio_detect.constants.MODEL_RATES` (8000 or
         16000); Whisper's own rate is :data:`~audio_detect.constants.WHISPER_RATE`.
+    band_hz : tuple of float or None
+        ``(low, high)``: only DFT bins with ``low <= f <= high`` reach the mel bank
+        (``None``: the whole band).
     """
 
-    def __init__(self, *, sample_rate: int = WHISPER_RATE) -> None:
+    def __init__(
+        self, *, sample_rate: int = WHISPER_RATE, band_hz: tuple[float, float] | None = None
+    ) -> None:
         super().__init__()
         import librosa
 
@@ -65,6 +76,15 @@ class WhisperLogMel(nn.Module):
         mel = librosa.filters.mel(sr=WHISPER_RATE, n_fft=400, n_mels=_N_MELS)[:, :n_freq]
         # Ideal 2x upsampling doubles each DFT magnitude of the same-duration frame.
         mel = mel * float(factor**2)
+        if band_hz is not None:
+            low, high = (float(v) for v in band_hz)
+            if not 0.0 <= low < high <= sample_rate / 2:
+                raise ParameterError.invalid(
+                    "band_hz", f"(low, high) with 0 <= low < high <= {sample_rate // 2}", band_hz
+                )
+            freqs = np.arange(n_freq) * sample_rate / self.n_fft
+            mel = mel * ((freqs >= low) & (freqs <= high))[None, :]
+        self.band_hz = None if band_hz is None else (float(band_hz[0]), float(band_hz[1]))
         window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic Hann
         self.n_freq = n_freq
         self.register_buffer("dft_kernel", dft_kernel(window, self.n_fft))

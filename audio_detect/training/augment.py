@@ -12,6 +12,8 @@ take and return mono float32 numpy arrays at the model rate and keep the length.
   (``RawBoost.py`` of the SSL_Anti-spoofing repository), shortened where noted.
 * the telephone / VoIP channel simulation of :mod:`audio_detect.audio.channel`
   (G.711, GSM, Opus, MP3 round trips, band limiting, packet loss, noise, reverb);
+* a random equaliser (RBJ biquad shelves and peaks: the colouration a microphone,
+  a room or studio mastering gives a recording, which says nothing about its origin);
 * random low-pass band limiting, random gain, resampling speed perturbation
   (changes duration and pitch together; the label is preserved because the
   perturbation is applied to both classes).
@@ -30,6 +32,7 @@ from .config import AugmentConfig
 __all__ = [
     "Augmenter",
     "bandlimit",
+    "random_eq",
     "random_gain",
     "rawboost_coloured_noise",
     "rawboost_impulsive",
@@ -161,6 +164,59 @@ def bandlimit(y: np.ndarray, *, sr: int, cutoff_hz: float, low_hz: float = 0.0) 
     return signal.sosfiltfilt(sos, y).astype(np.float32)
 
 
+def _biquad(kind: str, *, f0: float, gain_db: float, q: float, sr: int) -> np.ndarray:
+    """One RBJ "Audio EQ Cookbook" section (``peak``, ``lowshelf``, ``highshelf``) as sos."""
+    a = 10 ** (gain_db / 40)
+    w0 = 2 * np.pi * f0 / sr
+    cos_w, alpha = np.cos(w0), np.sin(w0) / (2 * q)
+    if kind == "peak":
+        b = [1 + alpha * a, -2 * cos_w, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cos_w, 1 - alpha / a]
+    else:
+        s = 1.0 if kind == "lowshelf" else -1.0
+        ra = 2 * np.sqrt(a) * alpha
+        b = [
+            a * ((a + 1) - s * (a - 1) * cos_w + ra),
+            s * 2 * a * ((a - 1) - s * (a + 1) * cos_w),
+            a * ((a + 1) - s * (a - 1) * cos_w - ra),
+        ]
+        den = [
+            (a + 1) + s * (a - 1) * cos_w + ra,
+            -s * 2 * ((a - 1) + s * (a + 1) * cos_w),
+            (a + 1) + s * (a - 1) * cos_w - ra,
+        ]
+    return np.concatenate([np.asarray(b) / den[0], np.asarray(den) / den[0]])[None, :]
+
+
+def random_eq(
+    y: np.ndarray, *, sr: int, rng: np.random.Generator, max_db: float = 12.0
+) -> np.ndarray:
+    """Random colouration: a low shelf (80-400 Hz), a high shelf (0.25-0.45 ``sr``) and two
+    peaking bands (200 Hz to 0.45 ``sr``, Q 0.5-3), each gain uniform in +-``max_db``.
+
+    Linear, stationary and minimum phase, like a microphone or an equaliser: it changes
+    the long-term spectrum, not what a generator leaves in the fine structure. The
+    output is scaled back to the input's peak if it would clip.
+    """
+    nyq = sr / 2
+    sections = [
+        _biquad("lowshelf", f0=rng.uniform(80, 400), gain_db=rng.uniform(-max_db, max_db),
+                q=0.707, sr=sr),
+        _biquad("highshelf", f0=rng.uniform(0.5, 0.9) * nyq,
+                gain_db=rng.uniform(-max_db, max_db), q=0.707, sr=sr),
+    ]  # fmt: skip
+    for _ in range(2):
+        f0 = float(np.exp(rng.uniform(np.log(200.0), np.log(0.9 * nyq))))
+        sections.append(
+            _biquad("peak", f0=f0, gain_db=rng.uniform(-max_db, max_db),
+                    q=rng.uniform(0.5, 3.0), sr=sr)
+        )  # fmt: skip
+    x = signal.sosfilt(np.concatenate(sections), y.astype(np.float64))
+    if np.max(np.abs(x)) > 1.0:
+        x = _normalise_peak(x, y)
+    return x.astype(np.float32)
+
+
 def random_gain(y: np.ndarray, *, rng: np.random.Generator, gain_db: Sequence[float]) -> np.ndarray:
     """Scale by a gain drawn uniformly in dB; clip to [-1, 1]."""
     g = 10 ** (rng.uniform(gain_db[0], gain_db[1]) / 20)
@@ -183,7 +239,7 @@ def speed_perturb(y: np.ndarray, *, factor: float) -> np.ndarray:
 class Augmenter:
     """Random augmentation chain driven by an :class:`AugmentConfig`.
 
-    Order: speed perturbation, RawBoost, channel condition or band limit, gain.
+    Order: speed perturbation, RawBoost, equaliser, channel condition or band limit, gain.
     Speed perturbation runs on the longer source segment, so the caller crops after
     :meth:`speed`; everything else keeps the length (:meth:`__call__`).
 
@@ -237,6 +293,8 @@ class Augmenter:
                 x = rawboost_impulsive(x, rng=rng)
             else:
                 x = rawboost_coloured_noise(x, sr=self.sr, rng=rng)
+        if c.p_eq > 0 and rng.random() < c.p_eq:
+            x = random_eq(x, sr=self.sr, rng=rng, max_db=c.eq_db)
         if self.conditions and rng.random() < c.p_channel:
             from ..audio.channel import apply_channel
 

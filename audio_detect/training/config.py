@@ -81,6 +81,12 @@ class AugmentConfig:
         Probability of resampling-based speed perturbation (label preserving).
     speed_range : list of float
         Speed factor range.
+    p_eq : float
+        Probability of a random equaliser (low shelf, high shelf and two peaking
+        bands: the colouration of a microphone, a room or a studio's mastering),
+        applied before the channel.
+    eq_db : float
+        Largest boost or cut of any equaliser band, in dB.
     """
 
     p_rawboost: float = 0.5
@@ -95,9 +101,13 @@ class AugmentConfig:
     gain_db: list[float] = field(default_factory=lambda: [-20.0, 6.0])
     p_speed: float = 0.2
     speed_range: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    p_eq: float = 0.0
+    eq_db: float = 12.0
 
     def __post_init__(self) -> None:
-        for name in ("p_rawboost", "p_channel", "p_bandlimit", "p_gain", "p_speed"):
+        if not 0.0 <= self.eq_db <= 24.0:
+            raise ParameterError.invalid("augment.eq_db", "a gain in [0, 24] dB", self.eq_db)
+        for name in ("p_rawboost", "p_channel", "p_bandlimit", "p_gain", "p_speed", "p_eq"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ParameterError.invalid(f"augment.{name}", "a probability in [0, 1]", value)

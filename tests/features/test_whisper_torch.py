@@ -58,6 +58,34 @@ def test_8k_front_end_equals_16k_analysis_of_upsampled_telephone_audio(
     assert float(np.percentile(diff, 99)) < 2e-2
 
 
+def test_band_limited_front_end_ignores_out_of_band_energy(
+    fixture_audio: dict[str, Path],
+) -> None:
+    """With ``band_hz`` the mel bands inside the band do not see a hum below it or a
+    tone above it, and bands wholly outside sit at the floor; without it they do."""
+    y = _speech(fixture_audio, 8000)[:24000]
+    t = np.arange(len(y)) / 8000
+    peak = float(np.abs(y).max())
+    nuisance = (0.5 * peak * (np.sin(2 * np.pi * 100 * t) + np.sin(2 * np.pi * 3800 * t))).astype(
+        np.float32
+    )
+    band = WhisperLogMel(sample_rate=8000, band_hz=(300.0, 3400.0))
+    full = WhisperLogMel(sample_rate=8000)
+    clean_b, dirty_b = (band(torch.from_numpy(x)[None]).numpy()[0] for x in (y, y + nuisance))
+    clean_f, dirty_f = (full(torch.from_numpy(x)[None]).numpy()[0] for x in (y, y + nuisance))
+    inner = slice(12, 50)  # mel bands well inside 300-3400 Hz
+    assert np.abs(dirty_b - clean_b)[inner].mean() < 0.02
+    assert np.abs(dirty_f - clean_f).max() > 0.5
+    assert np.ptp(clean_b[:2]) == 0.0  # the lowest bands (< 100 Hz) are the floor
+    assert np.ptp(clean_b[-10:]) == 0.0  # and everything above 4 kHz
+
+
+def test_band_limits_are_checked() -> None:
+    for band in [(3400.0, 300.0), (300.0, 5000.0), (-1.0, 3400.0)]:
+        with pytest.raises(ParameterError, match="band_hz"):
+            WhisperLogMel(sample_rate=8000, band_hz=band)
+
+
 def test_front_end_rejects_other_rates() -> None:
     with pytest.raises(ParameterError):
         WhisperLogMel(sample_rate=22050)
