@@ -122,10 +122,13 @@ def warn_signed_int8(model: ModelDir, flags: frozenset[str] | None = None) -> bo
     onnxruntime's uint8 x int8 kernel saturates on x86 CPUs without VNNI, so such a
     model scores differently there (whisper-cm-8k 2.1.0: up to 3.1 logits); models
     quantized since 2.1.1 store their weights as uint8 (``weight_storage``) and are
-    exact everywhere. Returns whether it warned.
+    exact everywhere, and so are models with 7-bit weights (``weight_bits``), whose pair
+    sums cannot saturate. Returns whether it warned.
     """
     q = model.manifest.get("training", {}).get("quantization") or {}
     if q.get("kind") != "dynamic_int8" or q.get("weight_storage") == "uint8":
+        return False
+    if q.get("weight_bits") == 7:
         return False
     flags = cpu_flags() if flags is None else flags
     if not flags or "avx2" not in flags or flags & {"avx512_vnni", "avx_vnni"}:

@@ -61,6 +61,8 @@ def _quantization_lines(training: dict[str, Any]) -> list[str]:
     storage = (
         "; stored as uint8 with zero point 128, which every x86 kernel multiplies exactly"
         if q.get("weight_storage") == "uint8"
+        else "; 7-bit weight grid, so even AVX2's saturating kernel multiplies exactly"
+        if q.get("weight_bits") == 7
         else ""
     )
     return [

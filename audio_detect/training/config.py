@@ -24,7 +24,7 @@ ARCHS = ("lcnn", "aasist_l", "whisper_cm")
 LOSSES = ("ce", "ocsoftmax")
 SCHEDULERS = ("cosine", "step", "constant")
 BALANCE = ("none", "label", "label_group", "label_family")
-QUANTIZE = ("none", "int8")
+QUANTIZE = ("none", "int8", "int7")
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,9 @@ class TrainConfig:
     cache_dir : str or None
         Directory for decoded-audio ``.npy`` caches (None: RAM only).
     quantize : str
-        Weights of the exported graph: ``none`` (float32) or ``int8`` (dynamic int8
-        ``MatMul`` weights, :func:`audio_detect.training.quantize.quantize_int8`).
+        Weights of the exported graph: ``none`` (float32), ``int8`` (dynamic int8
+        ``MatMul`` weights stored as uint8, :func:`audio_detect.training.quantize.quantize_int8`)
+        or ``int7`` (the same with signed 7-bit weights: the fast kernel, exact on AVX2).
         Calibration and evaluation always score the graph that ships.
     """
 

@@ -204,12 +204,12 @@ def finalize_model(
     if parity > 1e-4:  # keep the trained model, but say so loudly
         logger.error("torch/ONNX parity %.3g exceeds 1e-4 on dev speech", parity)
     training = {**training, "onnx_parity_max_abs_diff": parity}
-    if config.quantize == "int8":
+    if config.quantize in ("int8", "int7"):
         # Parity above is of the float32 graph; the int8 graph that replaces it is what
         # dev calibration and eval below score, so the shipped numbers are its own.
         float_path = out_dir / "model.float32.onnx"
         onnx_path.replace(float_path)
-        quant = quantize_int8(float_path, onnx_path)
+        quant = quantize_int8(float_path, onnx_path, weight_bits=int(config.quantize[3:]))
         quant["max_abs_score_diff_vs_float32"] = score_deviation(float_path, onnx_path, probe)
         float_path.unlink()
         training["quantization"] = quant

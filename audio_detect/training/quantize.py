@@ -13,6 +13,11 @@ onnxruntime's quantization guide): there the shipped 2.1.0 graph scored up to 3.
 logits away from the same graph on a VNNI CPU. Its uint8 x uint8 kernel widens to
 16 bits first and is exact on every CPU (:func:`unsign_int8_weights`).
 
+``weight_bits=7`` (onnxruntime's ``reduce_range``) instead keeps the weights signed on a
+7-bit grid (-64..64): a pair of products then sums to at most 2 x 255 x 64 = 32,640, inside
+16 bits, so the fast uint8 x int8 kernel is exact on AVX2 CPUs too, at the price of one
+bit of weight resolution.
+
 What is *not* quantized, on purpose:
 
 * the STFT ``Conv`` and the mel product of the front end: an 8-bit grid on waveform
@@ -38,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..exceptions import ParameterError
 
 __all__ = ["quantize_int8", "score_deviation", "unsign_int8_weights"]
 
@@ -90,12 +97,16 @@ def _quiet_preprocessing_hint() -> Iterator[None]:
         root.removeFilter(keep)
 
 
-def quantize_int8(src: str | Path, dst: str | Path) -> dict[str, Any]:
+def quantize_int8(src: str | Path, dst: str | Path, *, weight_bits: int = 8) -> dict[str, Any]:
     """Write an int8 (dynamic, per-channel ``MatMul`` weights) copy of ``src`` to ``dst``.
 
-    Returns a summary for the manifest: the method, how many ``MatMul`` nodes were
-    quantized and which front-end nodes were kept in float32.
+    ``weight_bits`` 8 stores the weights as uint8 (exact everywhere, slower kernel on
+    AVX2-only CPUs); 7 keeps them signed on a 7-bit grid (exact everywhere, the fast
+    kernel). Returns a summary for the manifest: the method, how many ``MatMul`` nodes
+    were quantized and which front-end nodes were kept in float32.
     """
+    if weight_bits not in (7, 8):
+        raise ParameterError.invalid("weight_bits", "7 or 8", weight_bits)
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -126,17 +137,20 @@ def quantize_int8(src: str | Path, dst: str | Path) -> dict[str, Any]:
                 op_types_to_quantize=["MatMul"],
                 weight_type=QuantType.QInt8,
                 per_channel=True,
+                reduce_range=weight_bits == 7,
                 nodes_to_exclude=excluded,
             )
         model = onnx.load(str(dst))
-        n_unsigned = unsign_int8_weights(model)
+        n_unsigned = unsign_int8_weights(model) if weight_bits == 8 else 0
         onnx.save(model, str(dst))
     quantized = sum(
         node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for node in model.graph.node
     )
     logger.info(
-        "int8: %d of %d MatMul nodes quantized (%d front-end nodes kept float32); %.1f -> %.1f MB",
-        quantized, n_matmul, len(excluded), src.stat().st_size / 1e6, dst.stat().st_size / 1e6,
+        "int8 (%d-bit weights): %d of %d MatMul nodes quantized "
+        "(%d front-end nodes kept float32); %.1f -> %.1f MB",
+        weight_bits, quantized, n_matmul, len(excluded),
+        src.stat().st_size / 1e6, dst.stat().st_size / 1e6,
     )  # fmt: skip
     return {
         "kind": "dynamic_int8",
@@ -145,6 +159,7 @@ def quantize_int8(src: str | Path, dst: str | Path) -> dict[str, Any]:
         "n_matmul": n_matmul,
         "n_quantized": quantized,
         "float32_nodes": excluded,
+        "weight_bits": weight_bits,
         "weight_storage": "uint8" if n_unsigned else "int8",
     }
 

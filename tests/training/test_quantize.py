@@ -15,6 +15,7 @@ pytest.importorskip("onnxscript")
 from extras import needs_whisper_tiny  # noqa: E402
 
 from audio_detect.audio.io import load_audio  # noqa: E402
+from audio_detect.exceptions import ParameterError  # noqa: E402
 from audio_detect.training.config import load_train_config  # noqa: E402
 from audio_detect.training.export import export_onnx  # noqa: E402
 from audio_detect.training.models import build_model  # noqa: E402
@@ -139,3 +140,39 @@ def test_unsigned_weights_give_the_exact_integer_product(zero_point: str, n_node
     for y in sess.run(None, {"A": a}):
         np.testing.assert_array_equal(y, exact)
     assert unsign_int8_weights(model) == 0  # idempotent: nothing signed is left
+
+
+def test_seven_bit_signed_weights_give_the_exact_integer_product() -> None:
+    """The 7-bit grid of ``weight_bits=7``: signed weights up to 64 against activations
+    up to 255 stay exact in the uint8 x int8 kernel (no saturating pair sum, also on
+    AVX2 without VNNI), with no conversion to uint8."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(200, 256, size=(8, 64), dtype=np.uint8)
+    b = rng.choice(np.array([-64, -63, 60, 64], dtype=np.int8), size=(64, 16))
+    model = _matmul_integer_graph(b, "given", 1)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"A": a})
+    np.testing.assert_array_equal(y, a.astype(np.int64) @ b.astype(np.int64))
+
+
+def test_seven_bit_quantization_keeps_signed_weights_on_the_smaller_grid(
+    graphs: tuple[Path, Path, dict], tmp_path: Path
+) -> None:
+    fp32 = graphs[0]
+    info = quantize_int8(fp32, tmp_path / "int7.onnx", weight_bits=7)
+    assert info["weight_bits"] == 7 and info["weight_storage"] == "int8"
+    m = onnx.load(str(tmp_path / "int7.onnx"))
+    weights = [
+        onnx.numpy_helper.to_array(i)
+        for i in m.graph.initializer
+        if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 2
+    ]
+    assert len(weights) == info["n_quantized"]
+    assert max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
+    rng = np.random.default_rng(0)
+    x = (0.05 * rng.standard_normal((2, 16000))).astype(np.float32)
+    assert score_deviation(fp32, tmp_path / "int7.onnx", x) < 0.5
+    with pytest.raises(ParameterError, match="weight_bits"):
+        quantize_int8(fp32, tmp_path / "x.onnx", weight_bits=6)
