@@ -137,8 +137,13 @@ def update_model_card(
     det = det if det is not None else metrics.get("det")
     if det:
         evaluations[condition]["det"] = {k: list(det[k]) for k in ("p_miss", "p_fa", "threshold")}
-    clean = evaluations.get("clean") or next(iter(evaluations.values()))
-    manifest["metrics"]["summary"] = _summary(clean)
+    # summary: the default protocol's clean condition, from `evaluate` when it ran, else
+    # from the training run's eval split; never another protocol's figures
+    clean = evaluations.get("clean") or manifest["metrics"].get("eval")
+    if clean is not None:
+        manifest["metrics"]["summary"] = _summary(clean)
+    else:
+        manifest["metrics"].pop("summary", None)
     protocols = {split_condition(k)[0] for k in evaluations} - {DEFAULT_PROTOCOL}
     for proto in sorted(protocols):  # e.g. summary_modern: the protocol's clean condition
         ev = evaluations.get(f"{proto}:clean")

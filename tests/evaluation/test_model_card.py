@@ -104,3 +104,26 @@ def test_card_shows_every_protocol_with_its_own_summary(model_dir: Path, fixture
     assert "| family | `clean` | `tel_mulaw` |" in card
     assert "`eval modern:tel_mulaw`" in card
     load_model_dir(model_dir)
+
+
+def test_summary_never_takes_another_protocols_figures(model_dir: Path, fixture_audio) -> None:
+    """With only `modern` evaluated, `summary` (the default protocol's clean figures) comes
+    from the training run's eval split when the manifest has one, else is absent."""
+    doc = json.loads((model_dir / "manifest.json").read_text())
+    doc.setdefault("metrics", {}).pop("summary", None)
+    doc["metrics"].pop("eval", None)
+    (model_dir / "manifest.json").write_text(json.dumps(doc))
+    _update(model_dir, fixture_audio, None, protocol="modern")
+    doc = json.loads((model_dir / "manifest.json").read_text())
+    assert "summary" not in doc["metrics"]
+    assert doc["metrics"]["summary_modern"]["eer"] == round(
+        doc["metrics"]["evaluations"]["modern:clean"]["eer"], 6
+    )
+    train_eval = {"eer": 0.123, "min_dcf": 0.4, "act_dcf": 0.5, "cllr": 0.6, "n_trials": 9}
+    doc["metrics"]["eval"] = train_eval
+    (model_dir / "manifest.json").write_text(json.dumps(doc))
+    _update(model_dir, fixture_audio, "tel_mulaw", protocol="modern")
+    doc = json.loads((model_dir / "manifest.json").read_text())
+    assert doc["metrics"]["summary"] == {
+        k: train_eval[k] for k in ("eer", "min_dcf", "act_dcf", "cllr")
+    }
