@@ -148,7 +148,8 @@ def model_card(
     lines += [
         *_run_lines(config, training),
         "- Augmentation (both classes alike): RawBoost (Tak et al., ICASSP 2022), telephone "
-        f"channels {config.augment.channel_conditions}, band limiting, gain, speed.",
+        f"channels {config.augment.channel_conditions}, band limiting, gain, speed"
+        f"{', random equaliser' if config.augment.p_eq > 0 else ''}.",
         "",
         "## Calibration and tiers",
         "",
