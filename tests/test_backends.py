@@ -18,6 +18,7 @@ def _with_storage(md: ModelDir, storage: str | None) -> ModelDir:
     manifest = copy.deepcopy(md.manifest)
     q = manifest["training"]["quantization"]
     q.pop("weight_storage", None)
+    q.pop("weight_bits", None)
     if storage:
         q["weight_storage"] = storage
     return ModelDir(path=md.path, manifest=manifest, sha256=md.sha256)
@@ -41,10 +42,13 @@ def test_signed_int8_model_warns_only_on_a_cpu_without_vnni(
     assert not warn_signed_int8(signed, frozenset({"neon", "asimd"}))  # not x86
 
 
-def test_unsigned_int8_model_never_warns(shipped: ModelDir) -> None:
-    assert shipped.manifest["training"]["quantization"]["weight_storage"] == "uint8"
+def test_exact_int8_models_never_warn(shipped: ModelDir) -> None:
+    """The shipped graph (uint8 storage or the 7-bit grid) and either kind by itself."""
     assert not warn_signed_int8(shipped, AVX2)
     assert not warn_signed_int8(_with_storage(shipped, "uint8"), AVX2)
+    seven = _with_storage(shipped, "int8")
+    seven.manifest["training"]["quantization"]["weight_bits"] = 7
+    assert not warn_signed_int8(seven, AVX2)
 
 
 def test_cpu_flags_reads_this_machine() -> None:
