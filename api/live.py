@@ -19,6 +19,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,12 @@ class LiveSession:
         The authenticated caller.
     client : dict
         Client metadata stored with the decision.
+    on_updates : callable, optional
+        ``async (updates) -> None``: delivers the rolling verdicts of a flush as soon as
+        the scoring pool returns them (``/v1/stream`` sends them on the socket right
+        away). Without it they wait for the next :meth:`feed` (up to one frame later).
+        An error it raises is logged, not re-raised: scoring goes on, and a closed
+        socket ends the call through the receive loop.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class LiveSession:
         encoding: str, sample_rate: int, principal: Principal, client: dict[str, Any],
         prior: float | None = None, thresholds: TierThresholds | None = None,
         request_id: str | None = None,
+        on_updates: Callable[[list[StreamUpdate]], Awaitable[None]] | None = None,
     ) -> None:  # fmt: skip
         s = services.settings
         self.services = services
@@ -87,6 +95,7 @@ class LiveSession:
         self.principal = principal
         self.client = client
         self.request_id = request_id
+        self._on_updates = on_updates
         self.scorer = StreamingScorer(
             services.detector,
             encoding=encoding,
@@ -128,7 +137,8 @@ class LiveSession:
         self._events: list[dict[str, Any]] = []
 
     async def feed(self, data: bytes) -> list[StreamUpdate]:
-        """Add audio bytes; return the rolling verdicts produced since the last call.
+        """Add audio bytes; return the rolling verdicts produced since the last call
+        (none when ``on_updates`` delivers them).
 
         Scoring runs in the background, one flush at a time: while a flush waits for
         (or runs in) the scoring pool, new audio collects in a buffer and the caller
@@ -226,7 +236,13 @@ class LiveSession:
         self._flush_at = self._next_flush_bytes()
         for update in updates:
             self.live.latest = update.to_dict(timeline=False)
-        return updates
+        if self._on_updates is None or not updates:
+            return updates
+        try:
+            await self._on_updates(updates)
+        except Exception as exc:  # e.g. the peer is gone: the receive loop sees it
+            logger.info("stream %s: verdicts not delivered: %r", self.call_id, exc)
+        return []
 
     async def finish(self) -> tuple[list[StreamUpdate], StreamUpdate, str]:
         """Score the rest, record the final decision; return (updates, final, decision id)."""

@@ -8,11 +8,11 @@ start in the same millisecond; by default one rolling-verdict interval).
 
 Score-update latency: for each rolling ``score`` message, the time from sending the
 frame that completed the audio it covers (its ``audio_seconds``) to receiving it. The
-server scores about every 100 ms of audio in its scoring pool and sends the verdicts a
-flush produced when the next frame arrives, so the latency includes up to one frame
-(20 ms). A step passes when every call completed with a final verdict and the p99
-latency is below ``--budget-ms`` (200); the ramp stops at the first failing step (unless
-``--keep-going``) and the result is the largest passing N.
+server hands audio to its scoring pool when it completes a check (or after at most 1 s)
+and sends a verdict as soon as its flush is scored (until 2026-12-07: with the call's
+next frame, up to 20 ms later). A step passes when every call completed with a final
+verdict and the p99 latency is below ``--budget-ms`` (200); the ramp stops at the first
+failing step (unless ``--keep-going``) and the result is the largest passing N.
 
 The clients run in this process on the same machine: the client's CPU use and how late
 it sent frames against their real-time schedule (``send lateness``) are recorded with

@@ -11,7 +11,7 @@
 2. The client sends binary frames of any size.
 3. The server sends ``{"type": "score", ...}`` messages with the rolling call verdict
    (first after at most ``stream_first_verdict_speech_seconds`` of speech, then every
-   ``stream_interval_seconds``).
+   ``stream_interval_seconds``), each sent as soon as it is scored.
    When scoring falls behind the call (audio older than ``stream_max_lag_seconds``
    waiting), the server sends ``{"type": "degraded", "reason": "scoring_backlog",
    "lag_seconds", "message"}`` once, scores the backlog in catch-up mode (fewer
@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audio_detect.constants import STREAM_INPUT_RATES
 from audio_detect.exceptions import AudioDetectError
+from audio_detect.streaming import StreamUpdate
 
 from ..deps import authenticate, presented_key
 from ..errors import ApiError
@@ -240,12 +241,19 @@ async def _serve(websocket: WebSocket, services: Services, request_id: str | Non
     client = {"user_agent": websocket.headers.get("user-agent", "")[:200], "stream_id": stream_id}
     if start.metadata:
         client["metadata"] = start.metadata
+    ids = {"call_id": call_id, "stream_id": stream_id}
+
+    async def send_scores(updates: list[StreamUpdate]) -> None:
+        # A verdict leaves when its flush is scored, not with the next audio frame.
+        for update in updates:
+            await websocket.send_json(score_message("score", update, **ids))
+
     session = LiveSession(
         services, protocol="stream", call_id=call_id, stream_id=stream_id,
         encoding=start.encoding, sample_rate=start.sample_rate, principal=principal,
         client=client, prior=start.prior, thresholds=thresholds, request_id=request_id,
+        on_updates=send_scores,
     )  # fmt: skip
-    ids = {"call_id": call_id, "stream_id": stream_id}
     try:
         await websocket.send_json({
             "type": "started", **ids, "request_id": request_id, "model": services.detector.info,

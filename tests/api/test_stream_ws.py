@@ -235,3 +235,32 @@ def test_slow_scoring_sends_degraded_then_recovered(make_client, speech_8k, monk
     assert degraded["reason"] == "scoring_backlog" and degraded["lag_seconds"] > 0.3
     assert "recovered" in kinds[kinds.index("degraded") :]
     assert messages[-1]["verdict"] in ("bonafide", "spoof")
+
+
+def test_verdict_is_sent_when_scored_not_with_the_next_frame(make_client, speech_8k):
+    """One frame that completes the first check, then silence from the client: the
+    verdict still arrives, long before the idle timeout (it used to wait for the call's
+    next frame, or for the idle timeout's final message)."""
+    import threading
+    import time
+
+    client = make_client(dev_mode=True, stream_idle_timeout_seconds=60)
+    data = encode_g711(speech_8k, encoding="mulaw")
+    got: list[dict] = []
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        t0 = time.monotonic()
+        ws.send_bytes(data[: 8000 * 4])  # 4 s: past the first-verdict point
+        reader = threading.Thread(target=lambda: got.append(ws.receive_json()), daemon=True)
+        reader.start()
+        reader.join(timeout=20)
+        waited = time.monotonic() - t0
+        ws.send_json({"type": "stop"})
+        messages, code = collect(ws)
+    assert got and waited < 20, "no verdict until the client sent more audio"
+    assert got[0]["type"] == "score" and got[0]["seq"] == 1
+    assert code == 1000 and messages[-1]["type"] == "final"
+    assert messages[-1]["reason"] == "stop"
+    seqs = [m["seq"] for m in got + messages if m["type"] == "score"]
+    assert seqs == list(range(1, len(seqs) + 1))
