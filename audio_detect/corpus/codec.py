@@ -12,12 +12,16 @@ and cruder than the published codecs; what they share with them is the family of
 artefacts: strided-convolution up-sampling, a few kbit/s of codebook indices and a
 decoder that invents the fine structure.
 
-Weights are saved as safetensors with a JSON config (no pickle); the ``neural_codec``
-generator resynthesises bona fide items through every trained codec it finds.
+Weights are saved as safetensors with a JSON config (no pickle) that records their
+sha256 and the sha256 of the speech they were trained on (:func:`speech_sha256`); the
+``neural_codec`` generator resynthesises bona fide items through every trained codec it
+finds, and takes a committed codec (:func:`bundled_codec`) instead of training one when
+it was trained with the same config on the same speech.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,12 +33,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from ..exceptions import ModelIntegrityError, ParameterError
+from ..registry import sha256_file
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CODEC_SR", "CodecConfig", "load_codec", "resynthesise", "save_codec", "train_codec"]
+__all__ = [
+    "CODEC_SR",
+    "CodecConfig",
+    "bundled_codec",
+    "load_codec",
+    "resynthesise",
+    "save_codec",
+    "speech_sha256",
+    "train_codec",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +325,8 @@ def save_codec(
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / _WEIGHTS_NAME))
-    doc = {"config": asdict(cfg), "info": info or {}}
+    info = {**(info or {}), "weights_sha256": sha256_file(out / _WEIGHTS_NAME)}
+    doc = {"config": asdict(cfg), "info": info}
     (out / _CONFIG_NAME).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -337,13 +352,57 @@ class LoadedCodec:
         return (out[:n] * peak / 0.9).astype(np.float32)
 
 
+def speech_sha256(speech: Sequence[np.ndarray]) -> str:
+    """sha256 of a codec's training speech: each clip's length and float32 samples, in order."""
+    h = hashlib.sha256()
+    for clip in speech:
+        a = np.ascontiguousarray(clip, dtype=np.float32)
+        h.update(a.size.to_bytes(8, "little"))
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _read_codec_doc(p: Path) -> tuple[CodecConfig, dict[str, Any]]:
+    """Config and info of the codec directory ``p``; its weights checked against the sha256
+    recorded at save time (directories saved before that was recorded are not checked)."""
+    doc = json.loads((p / _CONFIG_NAME).read_text(encoding="utf-8"))
+    cfg = CodecConfig.from_dict(doc["config"])
+    info = doc.get("info") or {}
+    want = info.get("weights_sha256")
+    if want is not None and sha256_file(p / _WEIGHTS_NAME) != want:
+        raise ModelIntegrityError(f"{p / _WEIGHTS_NAME}: sha256 differs from {_CONFIG_NAME}'s")
+    return cfg, info
+
+
+def bundled_codec(cfg: CodecConfig, speech_digest: str, root: str | Path) -> Path | None:
+    """The codec directory ``root/<cfg.name>`` if it was trained with ``cfg`` on the speech
+    whose :func:`speech_sha256` is ``speech_digest`` and its weights are intact, else None."""
+    p = Path(root) / cfg.name
+    if not (p / _CONFIG_NAME).is_file():
+        return None
+    try:
+        saved, info = _read_codec_doc(p)
+    except (ModelIntegrityError, ParameterError, ValueError, KeyError) as exc:
+        logger.warning("bundled codec %s not used: %s", p, exc)
+        return None
+    if saved != cfg or info.get("train_speech_sha256") != speech_digest:
+        logger.info("bundled codec %s was trained otherwise (config or speech); not used", p)
+        return None
+    return p
+
+
 def load_codec(path: str | Path) -> LoadedCodec:
-    """Load a codec directory written by :func:`save_codec` (safetensors, no pickle)."""
+    """Load a codec directory written by :func:`save_codec` (safetensors, no pickle).
+
+    Raises
+    ------
+    ModelIntegrityError
+        The weights file's sha256 is not the one its ``codec.json`` records.
+    """
     from safetensors.torch import load_file
 
     p = Path(path)
-    doc = json.loads((p / _CONFIG_NAME).read_text(encoding="utf-8"))
-    cfg = CodecConfig.from_dict(doc["config"])
+    cfg, _ = _read_codec_doc(p)
     model = _build(cfg)
     model.load_state_dict(load_file(str(p / _WEIGHTS_NAME)))
     return LoadedCodec(cfg, model.eval())

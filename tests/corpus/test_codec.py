@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +14,17 @@ torch = pytest.importorskip("torch")
 from audio_detect.corpus.codec import (  # noqa: E402
     CODEC_SR,
     CodecConfig,
+    bundled_codec,
     load_codec,
     resynthesise,
     save_codec,
+    speech_sha256,
     train_codec,
 )
 from audio_detect.corpus.generators import Item, PlanContext, get_generator  # noqa: E402
 from audio_detect.corpus.generators.neural_codec import CODECS  # noqa: E402
 from audio_detect.corpus.texts import TextBank  # noqa: E402
-from audio_detect.exceptions import ParameterError  # noqa: E402
+from audio_detect.exceptions import ModelIntegrityError, ParameterError  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -91,7 +95,7 @@ def test_prepare_trains_missing_codecs_then_plans_copies(tmp_path: Path, monkeyp
     import audio_detect.corpus.generators.neural_codec as nc
 
     monkeypatch.setattr(nc, "CODECS", ((TINY, "train", 1.0),))
-    gen = nc.NeuralCodecGenerator(tmp_path / "codecs")
+    gen = nc.NeuralCodecGenerator(tmp_path / "codecs", bundle_dir=None)
     src = [
         Item(
             item_id=f"b{k}", generator="fixtures", label="bonafide", system="bonafide",
@@ -108,7 +112,75 @@ def test_prepare_trains_missing_codecs_then_plans_copies(tmp_path: Path, monkeyp
     (torch.ones(2, requires_grad=True) * 2).sum().backward()
     gen.prepare(ctx, out_dir=tmp_path, workers=1)
     assert (tmp_path / "codecs" / "tiny" / "codec.json").is_file()
+    info = json.loads((tmp_path / "codecs" / "tiny" / "codec.json").read_text())["info"]
+    assert info["train_speech_sha256"] == speech_sha256(_speech())
     items = gen.plan(ctx, hours=1.0)
     assert items and {it.system for it in items} <= {"tiny-q1", "tiny-q2"}
     assert all(it.split == "train" and it.family == "neural-codec" for it in items)
     assert all(Path(it.params["codec_dir"]).is_dir() for it in items)
+
+
+def test_saved_weights_are_checked_on_load(tmp_path: Path) -> None:
+    out = save_codec(train_codec(_speech(), TINY), TINY, tmp_path / "c")
+    info = json.loads((out / "codec.json").read_text())["info"]
+    assert len(info["weights_sha256"]) == 64
+    blob = bytearray((out / "codec.safetensors").read_bytes())
+    blob[-1] ^= 0xFF
+    (out / "codec.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        load_codec(out)
+
+
+def test_speech_digest_depends_on_every_sample_and_the_cut() -> None:
+    a = _speech()
+    assert speech_sha256(a) == speech_sha256([x.copy() for x in a])
+    b = [x.copy() for x in a]
+    b[1][5] += 1e-6
+    assert speech_sha256(b) != speech_sha256(a)
+    joined = np.concatenate(a[:2])
+    assert speech_sha256([joined, a[2]]) != speech_sha256(a)  # same samples, other clips
+
+
+def test_bundled_codec_only_for_the_same_config_and_speech(tmp_path: Path) -> None:
+    digest = speech_sha256(_speech())
+    save_codec(train_codec(_speech(), TINY), TINY, tmp_path / "tiny",
+               info={"train_speech_sha256": digest})  # fmt: skip
+    assert bundled_codec(TINY, digest, tmp_path) == tmp_path / "tiny"
+    assert bundled_codec(TINY, speech_sha256(_speech(2)), tmp_path) is None
+    other = CodecConfig(**{**TINY.__dict__, "steps": 4})
+    assert bundled_codec(other, digest, tmp_path) is None
+    assert bundled_codec(CodecConfig(name="absent"), digest, tmp_path / "nowhere") is None
+    (tmp_path / "tiny" / "codec.safetensors").write_bytes(b"not the weights")
+    assert bundled_codec(TINY, digest, tmp_path) is None  # damaged: train instead
+
+
+def test_prepare_copies_a_bundled_codec_instead_of_training(tmp_path: Path, monkeypatch) -> None:
+    import audio_detect.corpus.generators.neural_codec as nc
+
+    monkeypatch.setattr(nc, "CODECS", ((TINY, "train", 1.0),))
+    monkeypatch.setattr(nc, "_training_speech", lambda ctx, seconds: _speech())
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a bundled codec fits")
+
+    monkeypatch.setattr(nc, "ProcessPoolExecutor", no_training)
+    bundle = tmp_path / "bundle"
+    tiny = dataclasses.replace(TINY, steps=4)  # what a smoke build trains
+    save_codec(train_codec(_speech(), tiny), tiny, bundle / "tiny",
+               info={"train_speech_sha256": speech_sha256(_speech())})  # fmt: skip
+    src = [
+        Item(
+            item_id="b0", generator="fixtures", label="bonafide", system="bonafide",
+            family="bonafide", source="fixtures", speaker="s", language="en", text="",
+            split="train", est_seconds=3.0,
+        )
+    ]  # fmt: skip
+    ctx = PlanContext(seed=0, smoke=True, texts=TextBank.default(), bonafide=src)
+    gen = nc.NeuralCodecGenerator(tmp_path / "out" / "codecs", bundle_dir=bundle)
+    gen.prepare(ctx, out_dir=tmp_path / "out", workers=1)
+    got = tmp_path / "out" / "codecs" / "tiny"
+    assert (got / "codec.safetensors").read_bytes() == (
+        bundle / "tiny" / "codec.safetensors"
+    ).read_bytes()
+    assert load_codec(got).cfg == tiny
+    assert gen.plan(ctx, hours=1.0)

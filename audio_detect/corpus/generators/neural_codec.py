@@ -5,6 +5,12 @@ missing ones on bona fide *training* speech during ``corpus build`` (``prepare``
 resynthesises bona fide items of each codec's split at each of its bitrates. Three
 codecs of different hop, width and codebook size are pinned to train, dev and eval, so
 the eval one is an unseen system of the ``neural-codec`` family.
+
+Training them is about 50 min of a two-hour build on 2 cores, so the codecs of a default
+build are committed under ``audio_detect/corpus/assets/codecs`` with the sha256 of the
+speech they were trained on: a build that selects the same training speech (same
+sources, seed and config) copies them instead of training, and any other build trains
+its own as before (``docs/corpus.md``).
 """
 
 from __future__ import annotations
@@ -14,13 +20,23 @@ import functools
 import importlib.util
 import logging
 import multiprocessing
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ...constants import BONAFIDE_NAME
-from ..codec import CODEC_SR, CodecConfig, load_codec, resynthesise, save_codec, train_codec
+from ..codec import (
+    CODEC_SR,
+    CodecConfig,
+    bundled_codec,
+    load_codec,
+    resynthesise,
+    save_codec,
+    speech_sha256,
+    train_codec,
+)
 from . import Generator, Item, PlanContext, get_generator, register
 from .copysynth import plan_copies, render_source
 
@@ -61,6 +77,8 @@ CODECS: tuple[tuple[CodecConfig, str, float], ...] = (
 )
 #: Seconds of bona fide training speech a codec is trained on (at most).
 TRAIN_SECONDS = 1800.0
+#: Codecs trained by a default build, committed (see the module docstring).
+BUNDLED_CODECS = Path(__file__).resolve().parents[1] / "assets" / "codecs"
 
 
 def _system(cfg: CodecConfig, n_q: int) -> str:
@@ -75,7 +93,7 @@ def _codec(path: str):  # pragma: no cover - exercised by a build with torch ins
     return load_codec(path)
 
 
-def _train_one(cfg: CodecConfig, speech: list[np.ndarray], out: str) -> str:
+def _train_one(cfg: CodecConfig, speech: list[np.ndarray], out: str, digest: str) -> str:
     """Process-pool worker: train and save one codec; return its directory."""
     import time
 
@@ -88,6 +106,7 @@ def _train_one(cfg: CodecConfig, speech: list[np.ndarray], out: str) -> str:
         "train_seconds_of_speech": round(sum(len(s) for s in speech) / CODEC_SR, 1),
         "wall_seconds": round(time.monotonic() - t0, 1),
         "kbps": {str(q): cfg.kbps(q) for q in cfg.bitrates_q},
+        "train_speech_sha256": digest,
     }
     return str(save_codec(model, cfg, out, info=info))
 
@@ -105,8 +124,11 @@ class NeuralCodecGenerator(Generator):
     # docs/corpus.md and docs/training.md); torch-less machines skip it and say so.
     opt_in = False
 
-    def __init__(self, codec_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, codec_dir: str | Path | None = None, *, bundle_dir: str | Path | None = BUNDLED_CODECS
+    ) -> None:
         self.codec_dir = Path(codec_dir) if codec_dir is not None else None
+        self.bundle_dir = Path(bundle_dir) if bundle_dir is not None else None
 
     def available(self) -> bool:
         return importlib.util.find_spec("torch") is not None
@@ -122,7 +144,9 @@ class NeuralCodecGenerator(Generator):
         return {_system(c, q): split for c, split, _ in CODECS for q in c.bitrates_q}
 
     def prepare(self, ctx: PlanContext, *, out_dir: Path, workers: int = 1) -> None:
-        """Train every codec missing under ``out_dir/codecs`` on bona fide training speech."""
+        """Make every codec missing under ``out_dir/codecs``: the bundled one when it was
+        trained on the same speech with the same config, else train it on bona fide
+        training speech."""
         self.codec_dir = Path(out_dir) / "codecs"
         if not ctx.bonafide:
             return
@@ -130,9 +154,18 @@ class NeuralCodecGenerator(Generator):
         if not todo:
             return
         speech = _training_speech(ctx, seconds=TRAIN_SECONDS if not ctx.smoke else 20.0)
-        logger.info("training %d codec(s) on %.0f s of speech", len(todo), _dur(speech))
         if ctx.smoke:
             todo = [dataclasses.replace(c, steps=4) for c in todo]
+        digest = speech_sha256(speech)
+        for cfg in list(todo):
+            found = self.bundle_dir and bundled_codec(cfg, digest, self.bundle_dir)
+            if found:
+                shutil.copytree(found, self.codec_dir / cfg.name, dirs_exist_ok=True)
+                logger.info("codec %s: the bundled one (trained on this speech)", cfg.name)
+                todo.remove(cfg)
+        if not todo:
+            return
+        logger.info("training %d codec(s) on %.0f s of speech", len(todo), _dur(speech))
         # Spawn, never fork: a parent that already ran autograd (a test process, a notebook)
         # cannot fork a child that trains (torch refuses autograd after fork).
         with ProcessPoolExecutor(
@@ -140,7 +173,8 @@ class NeuralCodecGenerator(Generator):
             mp_context=multiprocessing.get_context("spawn"),
         ) as pool:
             futures = [
-                pool.submit(_train_one, c, speech, str(self.codec_dir / c.name)) for c in todo
+                pool.submit(_train_one, c, speech, str(self.codec_dir / c.name), digest)
+                for c in todo
             ]
             for f in futures:
                 logger.info("codec written to %s", f.result())
