@@ -116,6 +116,15 @@ class Settings(BaseSettings):
         gt=0,
         description="A stream whose unscored audio is older than this gets a `degraded` event.",
     )
+    stream_admit_max_degraded_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="A new live stream is refused (503 `overloaded`, WebSocket close 1013) "
+        "while more than this share of the open live calls is `degraded` (scoring behind): a "
+        "worker at capacity turns new calls away instead of making every call late. "
+        "0 = refuse while any call is degraded; 1 = always admit (up to `max_streams`).",
+    )
     twilio_reorder_window: int = Field(
         10, ge=1, le=500, description="Twilio media chunks held to reorder out-of-order packets."
     )

@@ -161,7 +161,9 @@ def services_of(websocket: WebSocket) -> Services | None:
 
 
 class StreamSlot:
-    """Counts an open stream against ``max_streams`` (async context manager)."""
+    """Counts an open stream against ``max_streams`` (async context manager), and turns
+    a new one away while the open calls' scoring is behind
+    (``stream_admit_max_degraded_share``)."""
 
     def __init__(self, services: Services, protocol: str) -> None:
         self.services = services
@@ -172,6 +174,16 @@ class StreamSlot:
         if s.open_streams >= s.settings.max_streams:
             s.metrics.rejected.labels("streams_full").inc()
             raise ApiError(503, "too_many_streams", "Too many concurrent streams.", retry_after=5)
+        calls = s.live_calls.values()
+        degraded = sum(1 for c in calls if c.degraded)
+        if degraded and degraded > s.settings.stream_admit_max_degraded_share * len(calls):
+            s.metrics.rejected.labels("streams_degraded").inc()
+            raise ApiError(
+                503, "overloaded",
+                f"Scoring is behind on {degraded} of {len(calls)} live calls here; "
+                "retry shortly or on another server.",
+                retry_after=5,
+            )  # fmt: skip
         s.open_streams += 1
         s.metrics.streams.labels(self.protocol).inc()
         return self

@@ -264,3 +264,31 @@ def test_verdict_is_sent_when_scored_not_with_the_next_frame(make_client, speech
     assert messages[-1]["reason"] == "stop"
     seqs = [m["seq"] for m in got + messages if m["type"] == "score"]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.parametrize(("share", "refused"), [(0.0, True), (0.5, False), (1.0, False)])
+def test_new_stream_refused_while_live_calls_are_behind(make_client, share, refused):
+    """Admission: with scoring behind on the open calls (here 1 of 2 `degraded`), a new
+    stream is turned away with 503 `overloaded` / close 1013 unless the share allows it."""
+    from audio_detect_service.services import LiveCall
+
+    client = make_client(dev_mode=True, stream_admit_max_degraded_share=share)
+    live = client.app.state.services.live_calls
+    live["a"] = LiveCall(call_id="a", protocol="stream", stream_id="a", degraded=True)
+    live["b"] = LiveCall(call_id="b", protocol="stream", stream_id="b")
+    with client.websocket_connect("/v1/stream") as ws:
+        if refused:
+            messages, close = collect(ws)
+            assert close == 1013 and messages[-1]["error"]["code"] == "overloaded"
+            assert "1 of 2 live calls" in messages[-1]["error"]["message"]
+        else:
+            ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+            assert ws.receive_json()["type"] == "started"
+            ws.send_json({"type": "stop"})
+            assert collect(ws)[1] == 1000
+    live["a"].degraded = False  # recovered: admitted again at any share
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        ws.send_json({"type": "stop"})
+        assert collect(ws)[1] == 1000
