@@ -17,23 +17,27 @@ Run (the options of the build that trained the codecs)::
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from audio_detect.corpus.builder import BuildOptions, plan_corpus
-from audio_detect.corpus.codec import CodecConfig, bundled_codec, speech_sha256
+from audio_detect.corpus.codec import (
+    bundled_codec,
+    read_codec_doc,
+    speech_sha256,
+    write_codec_doc,
+)
 from audio_detect.corpus.generators import GENERATORS, PlanContext, load_builtin_generators
 from audio_detect.corpus.generators.neural_codec import (
     BUNDLED_CODECS,
     CODECS,
     TRAIN_SECONDS,
     NeuralCodecGenerator,
+    _dur,
     _training_speech,
 )
-from audio_detect.registry import sha256_file
 
 
 def training_digest(opts: BuildOptions) -> tuple[str, float]:
@@ -44,7 +48,7 @@ def training_digest(opts: BuildOptions) -> tuple[str, float]:
         def prepare(self, ctx: PlanContext, *, out_dir: Path, workers: int = 1) -> None:
             speech = _training_speech(ctx, seconds=TRAIN_SECONDS)
             seen["digest"] = speech_sha256(speech)
-            seen["seconds"] = sum(len(s) for s in speech) / 16000
+            seen["seconds"] = _dur(speech)
 
     load_builtin_generators()
     real = GENERATORS["neural_codec"]
@@ -78,27 +82,22 @@ def main() -> int:
     bad = 0
     for cfg, split, _ in CODECS:
         src = args.corpus / "codecs" / cfg.name
-        doc = json.loads((src / "codec.json").read_text(encoding="utf-8"))
-        info = doc.get("info") or {}
-        if CodecConfig.from_dict(doc["config"]) != cfg:
+        saved, info = read_codec_doc(src)  # weights checked when their sha256 is recorded
+        if saved != cfg:
             print(f"{cfg.name}: trained with another config; not bundled", file=sys.stderr)
             bad += 1
             continue
         if info.get("train_speech_sha256", digest) != digest:
-            print(f"{cfg.name}: trained on other speech than this plan's; not bundled")
+            print(
+                f"{cfg.name}: trained on other speech than this plan's; not bundled",
+                file=sys.stderr,
+            )
             bad += 1
             continue
         dst = args.out / cfg.name
         dst.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / "codec.safetensors", dst / "codec.safetensors")
-        info = {
-            **info,
-            "train_speech_sha256": digest,
-            "weights_sha256": sha256_file(dst / "codec.safetensors"),
-            "split": split,
-        }
-        doc = {"config": doc["config"], "info": info}
-        (dst / "codec.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_codec_doc(dst, cfg, {**info, "train_speech_sha256": digest, "split": split})
         if bundled_codec(cfg, digest, args.out) is None:
             raise SystemExit(f"{dst}: written but not accepted by bundled_codec")
         size = (dst / "codec.safetensors").stat().st_size / 1e6

@@ -44,10 +44,12 @@ __all__ = [
     "CodecConfig",
     "bundled_codec",
     "load_codec",
+    "read_codec_doc",
     "resynthesise",
     "save_codec",
     "speech_sha256",
     "train_codec",
+    "write_codec_doc",
 ]
 
 logger = logging.getLogger(__name__)
@@ -325,10 +327,15 @@ def save_codec(
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / _WEIGHTS_NAME))
-    info = {**(info or {}), "weights_sha256": sha256_file(out / _WEIGHTS_NAME)}
+    write_codec_doc(out, cfg, info or {})
+    return out
+
+
+def write_codec_doc(out: Path, cfg: CodecConfig, info: dict[str, Any]) -> None:
+    """Write ``out/codec.json``: ``cfg`` and ``info`` with the sha256 of the weights in ``out``."""
+    info = {**info, "weights_sha256": sha256_file(out / _WEIGHTS_NAME)}
     doc = {"config": asdict(cfg), "info": info}
     (out / _CONFIG_NAME).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    return out
 
 
 @dataclass
@@ -362,9 +369,15 @@ def speech_sha256(speech: Sequence[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _read_codec_doc(p: Path) -> tuple[CodecConfig, dict[str, Any]]:
+def read_codec_doc(p: Path) -> tuple[CodecConfig, dict[str, Any]]:
     """Config and info of the codec directory ``p``; its weights checked against the sha256
-    recorded at save time (directories saved before that was recorded are not checked)."""
+    recorded at save time (directories saved before that was recorded are not checked).
+
+    Raises
+    ------
+    ModelIntegrityError
+        The weights file's sha256 is not the one ``codec.json`` records.
+    """
     doc = json.loads((p / _CONFIG_NAME).read_text(encoding="utf-8"))
     cfg = CodecConfig.from_dict(doc["config"])
     info = doc.get("info") or {}
@@ -381,8 +394,8 @@ def bundled_codec(cfg: CodecConfig, speech_digest: str, root: str | Path) -> Pat
     if not (p / _CONFIG_NAME).is_file():
         return None
     try:
-        saved, info = _read_codec_doc(p)
-    except (ModelIntegrityError, ParameterError, ValueError, KeyError) as exc:
+        saved, info = read_codec_doc(p)
+    except (ModelIntegrityError, ValueError, KeyError) as exc:  # ParameterError is a ValueError
         logger.warning("bundled codec %s not used: %s", p, exc)
         return None
     if saved != cfg or info.get("train_speech_sha256") != speech_digest:
@@ -402,7 +415,7 @@ def load_codec(path: str | Path) -> LoadedCodec:
     from safetensors.torch import load_file
 
     p = Path(path)
-    cfg, _ = _read_codec_doc(p)
+    cfg, _ = read_codec_doc(p)
     model = _build(cfg)
     model.load_state_dict(load_file(str(p / _WEIGHTS_NAME)))
     return LoadedCodec(cfg, model.eval())
