@@ -104,6 +104,13 @@ def architecture_text(config: TrainConfig) -> str:
     )
 
 
+def _sam_text(config: TrainConfig) -> str:
+    if config.sam_rho <= 0:
+        return ""
+    kind = "ASAM" if config.sam_adaptive else "SAM"
+    return f" with sharpness-aware steps ({kind}, rho {config.sam_rho:g})"
+
+
 def model_card(
     config: TrainConfig,
     *,
@@ -122,8 +129,8 @@ def model_card(
         "## Model",
         "",
         f"- Architecture: {arch}",
-        f"- Parameters: {training.get('n_parameters')}; loss: {config.loss}; "
-        f"sample rate: {config.sample_rate} Hz.",
+        f"- Parameters: {training.get('n_parameters')}; loss: {config.loss}"
+        f"{_sam_text(config)}; sample rate: {config.sample_rate} Hz.",
         "- Input: mono float32 waveform at the model rate, any length (windows of "
         f"{config.window.window_seconds} s of VAD speech in serving); output: raw score, "
         "higher = spoof. Calibrated to a natural-log LLR by the affine map in `manifest.json`.",

@@ -160,6 +160,11 @@ class TrainConfig:
         vocoder or codec resynthesis, copy-synthesis, conversion; manifest ``parent``)
         comes with its source, cropped and augmented identically
         (:class:`audio_detect.training.data.PairedSampler`); 0 = independent draws.
+    sam_rho : float
+        Sharpness-aware minimisation: radius of the neighbourhood whose worst point
+        gives each step's gradient (:mod:`audio_detect.training.sam`); 0 = plain steps.
+    sam_adaptive : bool
+        ASAM's weight-scaled neighbourhood (Kwon et al., 2021) instead of SAM's sphere.
     epoch_size : int
         Draws per epoch (0 = the training set size).
     augment : AugmentConfig
@@ -216,6 +221,8 @@ class TrainConfig:
     loss: str = "ce"
     balance: str = "label_group"
     pair_copies: float = 0.0
+    sam_rho: float = 0.0
+    sam_adaptive: bool = False
     epoch_size: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
@@ -249,6 +256,8 @@ class TrainConfig:
             raise ParameterError.invalid("balance", f"one of {BALANCE}", self.balance)
         if not 0.0 <= self.pair_copies <= 1.0:
             raise ParameterError.invalid("pair_copies", "in [0, 1]", self.pair_copies)
+        if not self.sam_rho >= 0:
+            raise ParameterError.invalid("sam_rho", ">= 0 (0 = off)", self.sam_rho)
         if self.encoder_lr is not None and not self.encoder_lr > 0:
             raise ParameterError.invalid("encoder_lr", "> 0 (or null)", self.encoder_lr)
         if self.quantize not in QUANTIZE:

@@ -37,6 +37,7 @@ from .data import (
 )
 from .losses import build_loss
 from .models import build_model, count_parameters
+from .sam import SharpnessAwareStep, frozen_batch_statistics, head_inputs
 
 __all__ = ["TrainResult", "eer", "score_crops", "stratified_subset", "train_model"]
 
@@ -237,6 +238,11 @@ def train_model(
         lr=config.lr,
         weight_decay=config.weight_decay,
     )
+    sam = (
+        SharpnessAwareStep(model.parameters(), rho=config.sam_rho, adaptive=config.sam_adaptive)
+        if config.sam_rho > 0
+        else None
+    )
     warmup, kind = config.warmup_steps, config.scheduler
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: _lr_factor(s, total=total_steps, warmup=warmup, kind=kind)
@@ -270,10 +276,15 @@ def train_model(
             model.train()
             losses = []
             for x, y in loader:
-                score = model(x)
-                loss = loss_fn(score, y)
+                fn, inp = head_inputs(model, x)
+                loss = loss_fn(fn(inp), y)
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
+                if sam is not None and sam.perturb() > 0:
+                    optim.zero_grad(set_to_none=True)
+                    with frozen_batch_statistics(model):
+                        loss_fn(fn(inp), y).backward()
+                    sam.restore()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optim.step()
                 sched.step()

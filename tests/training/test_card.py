@@ -27,6 +27,15 @@ def test_augmentation_line_names_the_equaliser_only_when_used(name: str, eq: boo
 
 
 @pytest.mark.parametrize(
+    ("name", "sam"), [("whisper_cm.json", ""), ("whisper_cm_sam.json", "SAM, rho 0.05")]
+)
+def test_model_line_names_sharpness_aware_steps_only_when_used(name: str, sam: str) -> None:
+    line = next(x for x in _card(name).splitlines() if x.startswith("- Parameters"))
+    assert ("sharpness-aware" in line) is bool(sam)
+    assert sam in line and "loss: ce" in line
+
+
+@pytest.mark.parametrize(
     ("quantization", "expected"),
     [
         (None, "- Weights: float32."),
