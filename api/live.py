@@ -258,7 +258,7 @@ class LiveSession:
             if self._pending:
                 updates += await self._flush()
             final = await s.pool.run(
-                self._locked, self.scorer.finish,
+                self._locked, self._finish,
                 timeout=s.settings.request_timeout_seconds * 10, shed=False,
             )  # fmt: skip
             payload = decision_payload(final.decision)
@@ -279,7 +279,24 @@ class LiveSession:
         return updates, final, decision_id
 
     def _push(self, chunk: bytes, catch_up: bool) -> list[StreamUpdate]:
-        return self.scorer.push(chunk, catch_up=catch_up)
+        t0 = time.perf_counter()
+        try:
+            return self.scorer.push(chunk, catch_up=catch_up)
+        finally:
+            self._timed(len(chunk) / self._byte_rate, time.perf_counter() - t0)
+
+    def _finish(self) -> StreamUpdate:
+        t0 = time.perf_counter()
+        try:
+            return self.scorer.finish()
+        finally:
+            self._timed(0.0, time.perf_counter() - t0)
+
+    def _timed(self, audio_seconds: float, busy_seconds: float) -> None:
+        if self.services.stream_capacity is not None:
+            self.services.stream_capacity.record(
+                audio_seconds=audio_seconds, busy_seconds=busy_seconds
+            )
 
     def _locked(self, fn: Any, *args: Any) -> Any:
         with self._lock:

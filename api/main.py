@@ -18,6 +18,7 @@ from audio_detect import __version__
 from audio_detect.detector import Detector
 from audio_detect.registry import load_model_dir
 
+from .capacity import StreamCapacity
 from .errors import install_error_handlers
 from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
@@ -102,6 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings, detector=detector, store=store, pool=pool, metrics=metrics,
             buckets=buckets, webhooks=WebhookSender(settings, metrics),
         )  # fmt: skip
+        if settings.stream_admit_max_utilisation > 0:
+            services.stream_capacity = StreamCapacity(
+                threads=settings.max_concurrent_scoring,
+                max_utilisation=settings.stream_admit_max_utilisation,
+            )
+            metrics.watch_stream_capacity(services.stream_capacity)
         if settings.redis_url:
             runner = RedisJobRunner(
                 services, settings.redis_url, consumers=settings.max_concurrent_scoring,

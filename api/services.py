@@ -21,6 +21,7 @@ from audio_detect.calibration import TierThresholds
 from audio_detect.detector import Decision, Detector
 from audio_detect.exceptions import ParameterError
 
+from .capacity import StreamCapacity
 from .limits import ScoringPool
 from .redis_state import RedisTokenBuckets
 from .schemas import AnalyzeParams
@@ -144,6 +145,7 @@ class Services:
     key_usage: KeyUsage = field(default_factory=KeyUsage)
     live_calls: dict[str, LiveCall] = field(default_factory=dict)
     open_streams: int = 0
+    stream_capacity: StreamCapacity | None = None
 
     # -- analysis -----------------------------------------------------------------------
     def prepare(

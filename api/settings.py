@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         "worker at capacity turns new calls away instead of making every call late. "
         "0 = refuse while any call is degraded; 1 = always admit (up to `max_streams`).",
     )
+    stream_admit_max_utilisation: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A new live stream is refused (503 `overloaded`, close 1013) when the "
+        "open calls plus one would fill more than this share of the scoring threads, by the "
+        "measured cost of live audio here (pool seconds per second of call audio, "
+        "`api/capacity.py`): a burst of call starts is turned away before it makes every "
+        "call late. 0 = off (admit up to `max_streams`).",
+    )
     twilio_reorder_window: int = Field(
         10, ge=1, le=500, description="Twilio media chunks held to reorder out-of-order packets."
     )

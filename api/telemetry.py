@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .capacity import StreamCapacity
 
 __all__ = ["Metrics", "RequestContextMiddleware"]
 
@@ -54,6 +57,12 @@ class Metrics:
         self.scoring_inflight = Gauge(
             "audio_detect_scoring_inflight", "Scoring tasks running or queued.", registry=r
         )
+        self.stream_capacity = Gauge(
+            "audio_detect_stream_capacity_calls",
+            "Live calls this worker keeps up with, by the measured cost of live audio "
+            "(-1 until measured).",
+            registry=r,
+        )  # fmt: skip
         self.rejected = Counter(
             "audio_detect_rejected", "Requests refused by a limit.", ["reason"], registry=r
         )
@@ -61,6 +70,15 @@ class Metrics:
             "audio_detect_webhook_deliveries", "Webhook/callback deliveries by outcome.",
             ["kind", "outcome"], registry=r,
         )  # fmt: skip
+
+    def watch_stream_capacity(self, capacity: StreamCapacity) -> None:
+        """Report ``capacity.calls`` at every scrape."""
+
+        def calls() -> float:
+            n = capacity.calls
+            return -1.0 if n is None else float(n)
+
+        self.stream_capacity.set_function(calls)
 
     def observe_decision(self, source: str, decision: dict[str, Any]) -> None:
         """Count one decision."""

@@ -184,6 +184,14 @@ class StreamSlot:
                 "retry shortly or on another server.",
                 retry_after=5,
             )  # fmt: skip
+        if s.stream_capacity is not None and not s.stream_capacity.admits(s.open_streams):
+            s.metrics.rejected.labels("streams_capacity").inc()
+            raise ApiError(
+                503, "overloaded",
+                f"This server is at its measured capacity of {s.stream_capacity.calls} live "
+                "calls; retry shortly or on another server.",
+                retry_after=5,
+            )  # fmt: skip
         s.open_streams += 1
         s.metrics.streams.labels(self.protocol).inc()
         return self

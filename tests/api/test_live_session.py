@@ -12,6 +12,7 @@ import pytest
 from audio_detect.audio.io import encode_g711
 from audio_detect.detector import Detector
 from audio_detect.streaming import StreamingScorer
+from audio_detect_service.capacity import StreamCapacity
 from audio_detect_service.live import LiveSession
 from audio_detect_service.routers.stream import IdleReceiver
 
@@ -29,7 +30,10 @@ class InlinePool:
 
 def session_of(settings: Any, detector: Detector) -> tuple[LiveSession, InlinePool]:
     pool = InlinePool()
-    services = SimpleNamespace(settings=settings, detector=detector, pool=pool, live_calls={})
+    services = SimpleNamespace(
+        settings=settings, detector=detector, pool=pool, live_calls={},
+        stream_capacity=StreamCapacity(threads=1, max_utilisation=0.8),
+    )  # fmt: skip
     session = LiveSession(
         services, protocol="stream", call_id="c", stream_id="s", encoding="mulaw",  # type: ignore[arg-type]
         sample_rate=8000, principal=None, client={},  # type: ignore[arg-type]
@@ -73,6 +77,10 @@ def test_frames_are_batched_and_verdicts_unchanged(make_settings, tiny_gmm_dir, 
     seconds = len(data) / 8000
     assert pool.calls <= seconds + 8
     assert session.live.audio_seconds == pytest.approx(seconds)
+    # Every flushed byte was timed for the capacity estimate (the rest waits in the
+    # buffer); the sums decay with a 60 s half-life while the test runs.
+    flushed = (len(data) - len(session._pending)) / 8000
+    assert session.services.stream_capacity.audio_seconds == pytest.approx(flushed, rel=0.01)
 
 
 def test_stream_max_seconds_cuts_at_the_limit(make_settings, tiny_gmm_dir, speech_8k):

@@ -292,3 +292,47 @@ def test_new_stream_refused_while_live_calls_are_behind(make_client, share, refu
         assert ws.receive_json()["type"] == "started"
         ws.send_json({"type": "stop"})
         assert collect(ws)[1] == 1000
+
+
+def test_live_audio_is_timed_and_a_call_past_the_measured_capacity_is_refused(
+    make_client, speech_8k
+):
+    """Capacity admission: every flush of a call is timed into the worker's
+    StreamCapacity; once its cost says the open calls fill the pool, a new stream is
+    refused with 503 `overloaded` / close 1013, and admitted again below it."""
+    client = make_client(dev_mode=True, stream_admit_max_utilisation=0.8)
+    services = client.app.state.services
+    capacity = services.stream_capacity
+    assert capacity is not None and capacity.threads == services.settings.max_concurrent_scoring
+    data = encode_g711(speech_8k, encoding="mulaw")
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        send_audio(ws, data, np.random.default_rng(0))
+        ws.send_json({"type": "stop"})
+        assert collect(ws)[1] == 1000
+    # (the sums decay with a 60 s half-life while the test runs)
+    assert capacity.audio_seconds == pytest.approx(len(speech_8k) / 8000, rel=0.05)
+    assert capacity._busy > 0
+    metrics = client.get("/metrics").text
+    assert "audio_detect_stream_capacity_calls" in metrics
+    # Pretend the measured cost allows 3 calls here (2 threads * 0.8 / 0.5 = 3.2).
+    capacity.min_audio_seconds = 0.0
+    capacity.record(audio_seconds=0.0, busy_seconds=0.5 * capacity.audio_seconds - capacity._busy)
+    assert capacity.calls == 3
+    services.open_streams = 3
+    with client.websocket_connect("/v1/stream") as ws:
+        messages, close = collect(ws)
+    assert close == 1013 and messages[-1]["error"]["code"] == "overloaded"
+    assert "measured capacity of 3 live calls" in messages[-1]["error"]["message"]
+    services.open_streams = 2
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"type": "start", "encoding": "mulaw", "sample_rate": 8000})
+        assert ws.receive_json()["type"] == "started"
+        ws.send_json({"type": "stop"})
+        assert collect(ws)[1] == 1000
+
+
+def test_capacity_admission_can_be_switched_off(make_client):
+    client = make_client(dev_mode=True, stream_admit_max_utilisation=0)
+    assert client.app.state.services.stream_capacity is None
