@@ -144,7 +144,10 @@ async def one_stream(
         await ws.send(json.dumps({"type": "start", "encoding": "mulaw", "sample_rate": 8000}))
         started = json.loads(await ws.recv())
         if started.get("type") != "started":
-            return {**out, "error": started}
+            # Admission control turning a call away (503 `overloaded`, close 1013) is
+            # the server protecting its open calls, counted apart from failures.
+            refused = started.get("error", {}).get("code") == "overloaded"
+            return {**out, "error": started, "refused": refused}
 
         async def reader() -> None:
             async for raw in ws:
@@ -201,11 +204,12 @@ async def ws_load(
     )
     wall = time.monotonic() - t0
     ok = [r for r in results if isinstance(r, dict) and not r["error"] and "verdict" in r]
-    failures = [repr(r)[:200] for r in results if r not in ok]
+    refused = [r for r in results if isinstance(r, dict) and r.get("refused")]
+    failures = [repr(r)[:200] for r in results if r not in ok and r not in refused]
     lags = [x for r in ok for x in r["lags"]]
     return {
         "streams": streams, "call_seconds": seconds, "wall_s": round(wall, 1),
-        "completed": len(ok), "failures": failures,
+        "completed": len(ok), "refused": len(refused), "failures": failures,
         "rolling_verdicts": sum(r["scores"] for r in ok),
         "degraded_calls": sum(1 for r in ok if r["degraded"]),
         "verdict_lag": percentiles(lags),

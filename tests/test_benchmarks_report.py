@@ -264,3 +264,18 @@ def test_streams_table_counts_calls_told_degraded_when_the_results_have_it() -> 
     row = f"| {doc['steps'][-1]['streams']} |"
     last = next(ln for ln in table.splitlines() if ln.startswith(row))
     assert "| 7 |" in last
+
+
+def test_streams_table_counts_calls_refused_at_admission_apart() -> None:
+    from benchmarks import streams
+
+    doc = json.loads((RESULTS / "streams.json").read_text(encoding="utf-8"))
+    for s in doc["steps"]:
+        s.pop("refused", None)
+    assert "refused" not in streams.render(doc)  # no refusals: the table as before
+    last = doc["steps"][-1]
+    last["refused"] = 123
+    table = streams.render(doc)
+    assert "refused at admission" in table
+    row = next(ln for ln in table.splitlines() if ln.startswith(f"| {last['streams']} |"))
+    assert f"{last['completed']} / {last['streams']} (123 refused)" in row
