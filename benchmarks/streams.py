@@ -72,6 +72,24 @@ def server_cpu_seconds(server: LocalServer) -> float:
     return sum(proc_cpu_seconds(pid) for pid in server.worker_pids())
 
 
+def capacity_estimate(server: LocalServer) -> float | None:
+    """The server's ``audio_detect_stream_capacity_calls`` gauge (one worker's; None if absent).
+
+    What its admission rule (``api/capacity.py``) thinks one worker keeps up with, from the
+    measured cost of the live audio it has scored; -1 until measured.
+    """
+    import re
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
+            text = resp.read().decode("utf-8")
+    except OSError:
+        return None
+    m = re.search(r"^audio_detect_stream_capacity_calls ([-+0-9.eE]+)$", text, re.MULTILINE)
+    return float(m.group(1)) if m else None
+
+
 def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """One ramp step: ``n`` concurrent calls, plus client/server CPU and memory."""
     srv0, cli0, t0 = server_cpu_seconds(server), time.process_time(), time.monotonic()
@@ -99,6 +117,7 @@ def step(server: LocalServer, audio: bytes, n: int, args: argparse.Namespace) ->
         "client_cpu_cores": round((time.process_time() - cli0) / wall, 2),
         "server_rss_mb": round(server.rss_mb(), 1),
         "server_peak_rss_mb": round(server.peak_rss_mb(), 1),
+        "capacity_estimate_calls": capacity_estimate(server),
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
     }
     return res
@@ -110,7 +129,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     model = model_dir(args.model)
     sources = speech_sources(Path(args.corpus) if args.corpus else None)
     audio = mulaw_bytes(make_call(args.call_seconds, 8000, sources=sources))
-    settings = {"max_streams": max(args.ramp) + 16}
+    # /metrics without a key: the step records the server's own capacity estimate.
+    settings = {"max_streams": max(args.ramp) + 16, "metrics_public": True}
     doc = header(NAME, argv, quick=args.quick)
     doc |= {
         "model": model_info(model),
@@ -156,7 +176,8 @@ def _ramp(
                 lag = res["verdict_lag"]
                 print(
                     f"{workers} worker(s), {n} streams: {res['completed']}/{n} completed, "
-                    f"lag p50 {lag['p50_ms']} "
+                    f"{res.get('refused', 0)} refused, capacity estimate "
+                    f"{res['capacity_estimate_calls']}, lag p50 {lag['p50_ms']} "
                     f"p99 {lag['p99_ms']} ms, server {res['server_cpu_cores']} cores, "
                     f"client {res['client_cpu_cores']} cores, "
                     f"{'pass' if res['passed'] else 'FAIL'}",
