@@ -32,7 +32,7 @@ import json
 import logging
 import uuid
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -163,7 +163,8 @@ def services_of(websocket: WebSocket) -> Services | None:
 class StreamSlot:
     """Counts an open stream against ``max_streams`` (async context manager), and turns
     a new one away while the open calls' scoring is behind
-    (``stream_admit_max_degraded_share``)."""
+    (``stream_admit_max_degraded_share``) or when one more call would exceed the
+    worker's measured capacity (``stream_admit_max_utilisation``, ``api/capacity.py``)."""
 
     def __init__(self, services: Services, protocol: str) -> None:
         self.services = services
@@ -177,24 +178,25 @@ class StreamSlot:
         calls = s.live_calls.values()
         degraded = sum(1 for c in calls if c.degraded)
         if degraded and degraded > s.settings.stream_admit_max_degraded_share * len(calls):
-            s.metrics.rejected.labels("streams_degraded").inc()
-            raise ApiError(
-                503, "overloaded",
-                f"Scoring is behind on {degraded} of {len(calls)} live calls here; "
-                "retry shortly or on another server.",
-                retry_after=5,
-            )  # fmt: skip
+            self._refuse(
+                "streams_degraded",
+                f"Scoring is behind on {degraded} of {len(calls)} live calls here",
+            )
         if s.stream_capacity is not None and not s.stream_capacity.admits(s.open_streams):
-            s.metrics.rejected.labels("streams_capacity").inc()
-            raise ApiError(
-                503, "overloaded",
-                f"This server is at its measured capacity of {s.stream_capacity.calls} live "
-                "calls; retry shortly or on another server.",
-                retry_after=5,
-            )  # fmt: skip
+            self._refuse(
+                "streams_capacity",
+                f"This server is at its measured capacity of {s.stream_capacity.calls} live calls",
+            )
         s.open_streams += 1
         s.metrics.streams.labels(self.protocol).inc()
         return self
+
+    def _refuse(self, reason: str, why: str) -> NoReturn:
+        """Count the refusal and raise the 503 ``overloaded`` (close 1013)."""
+        self.services.metrics.rejected.labels(reason).inc()
+        raise ApiError(
+            503, "overloaded", f"{why}; retry shortly or on another server.", retry_after=5
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         self.services.open_streams -= 1
