@@ -7,15 +7,24 @@ time). A worker whose pool has ``threads`` threads keeps up with about
 ``threads / cost`` calls; :meth:`StreamCapacity.admits` lets a new call in only while
 ``(open + 1) * cost <= threads * max_utilisation``.
 
+The scoring threads are not the only serial resource: every 20 ms frame of every call
+is read, buffered and answered by the worker's one event-loop thread, which saturates
+first on some hosts (the docs' 400-stream runs: one worker on 1.2 of 2 cores). So the
+event loop's CPU time per second of call audio received is measured too
+(:meth:`StreamCapacity.sample_event_loop`, run every second in the loop), and the
+capacity is the smaller of ``threads * max_utilisation / pool cost`` and
+``max_utilisation / loop cost``.
+
 Unlike a ``degraded`` call (which the server only sees once scoring is behind), the
 estimate holds before the new calls send any audio, so a burst of call starts is
-turned away up front. Both sums decay with a half-life in wall time, so the estimate
+turned away up front. All sums decay with a half-life in wall time, so the estimate
 follows a change of load mix or of host; until ``min_audio_seconds`` of call audio has
-been timed there is no estimate and every call is admitted (up to ``max_streams``).
+been measured there is no estimate and every call is admitted (up to ``max_streams``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -23,25 +32,57 @@ from collections.abc import Callable
 
 from audio_detect.exceptions import ParameterError
 
-__all__ = ["StreamCapacity"]
+__all__ = ["DecayedRatio", "StreamCapacity", "watch_event_loop"]
+
+
+class DecayedRatio:
+    """``busy / audio`` over exponentially decayed sums (not thread-safe on its own)."""
+
+    def __init__(self, half_life_seconds: float, now: float) -> None:
+        self.half_life_seconds = half_life_seconds
+        self.busy = 0.0
+        self.audio = 0.0
+        self._t = now
+
+    def decay(self, now: float) -> None:
+        """Age both sums to ``now``."""
+        f = math.exp2(-(now - self._t) / self.half_life_seconds)
+        self.busy *= f
+        self.audio *= f
+        self._t = now
+
+    def add(self, now: float, *, audio: float, busy: float) -> None:
+        self.decay(now)
+        self.busy += busy
+        self.audio += audio
+
+    def ratio(self, now: float, min_audio: float) -> float | None:
+        """``busy / audio``, or None below ``min_audio``."""
+        self.decay(now)
+        if self.audio <= 0 or self.audio < min_audio:
+            return None
+        return self.busy / self.audio
 
 
 class StreamCapacity:
-    """Decayed ratio of scoring time to call audio, and the admission rule built on it.
+    """Decayed costs of call audio in the scoring pool and the event loop, and the
+    admission rule built on them.
 
     Parameters
     ----------
     threads : int
         Scoring threads of the pool the calls share.
     max_utilisation : float
-        Share of those threads live calls may fill (the rest is headroom for the
-        event loop, ``/v1/analyze`` and bursts of speech).
+        Share of the pool's threads, and of the event loop, live calls may fill (the rest
+        is headroom for ``/v1/analyze`` and bursts of speech).
     half_life_seconds : float
-        Half-life of the decay of both sums.
+        Half-life of the decay of the sums.
     min_audio_seconds : float
-        Call audio that must have been timed before the estimate is used.
+        Call audio that must have been measured before an estimate is used.
     clock : callable, optional
         Monotonic clock in seconds (tests).
+    thread_clock : callable, optional
+        CPU time of the calling thread (tests; default :func:`time.thread_time`).
     """
 
     def __init__(
@@ -52,6 +93,7 @@ class StreamCapacity:
         half_life_seconds: float = 60.0,
         min_audio_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        thread_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         if threads < 1:
             raise ParameterError.invalid("threads", ">= 1", threads)
@@ -61,19 +103,15 @@ class StreamCapacity:
             raise ParameterError.invalid("half_life_seconds", "> 0", half_life_seconds)
         self.threads = threads
         self.max_utilisation = float(max_utilisation)
-        self.half_life_seconds = float(half_life_seconds)
         self.min_audio_seconds = float(min_audio_seconds)
         self._clock = clock
+        self._thread_clock = thread_clock
         self._lock = threading.Lock()
-        self._busy = 0.0
-        self._audio = 0.0
-        self._t = clock()
-
-    def _decay(self, now: float) -> None:
-        f = math.exp2(-(now - self._t) / self.half_life_seconds)
-        self._busy *= f
-        self._audio *= f
-        self._t = now
+        now = clock()
+        self._pool = DecayedRatio(half_life_seconds, now)
+        self._loop = DecayedRatio(half_life_seconds, now)
+        self._received = 0.0  # call audio received since the last loop sample
+        self._loop_cpu: float | None = None
 
     def record(self, *, audio_seconds: float, busy_seconds: float) -> None:
         """Count one scoring task: ``busy_seconds`` of pool time for ``audio_seconds``."""
@@ -82,36 +120,63 @@ class StreamCapacity:
                 "audio_seconds/busy_seconds", ">= 0", (audio_seconds, busy_seconds)
             )
         with self._lock:
-            self._decay(self._clock())
-            self._busy += busy_seconds
-            self._audio += audio_seconds
+            self._pool.add(self._clock(), audio=audio_seconds, busy=busy_seconds)
+
+    def received(self, audio_seconds: float) -> None:
+        """Count call audio arriving (charged with the event loop's next sample)."""
+        with self._lock:
+            self._received += audio_seconds
+
+    def sample_event_loop(self) -> None:
+        """Charge the CPU time this thread used since the last sample to the call audio
+        received since then. Call it periodically *in the event-loop thread*."""
+        cpu = self._thread_clock()
+        with self._lock:
+            if self._loop_cpu is not None:
+                self._loop.add(self._clock(), audio=self._received, busy=cpu - self._loop_cpu)
+            self._loop_cpu = cpu
+            self._received = 0.0
 
     @property
     def audio_seconds(self) -> float:
-        """Call audio timed so far (decayed)."""
+        """Call audio timed in the scoring pool so far (decayed)."""
         with self._lock:
-            self._decay(self._clock())
-            return self._audio
+            self._pool.decay(self._clock())
+            return self._pool.audio
 
     @property
     def cost(self) -> float | None:
         """Pool seconds per second of call audio (None: not enough audio timed yet)."""
         with self._lock:
-            self._decay(self._clock())
-            if self._audio <= 0 or self._audio < self.min_audio_seconds:
-                return None
-            return self._busy / self._audio
+            return self._pool.ratio(self._clock(), self.min_audio_seconds)
+
+    @property
+    def loop_cost(self) -> float | None:
+        """Event-loop CPU seconds per second of call audio received (None: unknown)."""
+        with self._lock:
+            return self._loop.ratio(self._clock(), self.min_audio_seconds)
 
     @property
     def calls(self) -> int | None:
         """Live calls this worker keeps up with at ``max_utilisation`` (None: unknown)."""
-        cost = self.cost
-        if cost is None or cost <= 0:
+        limits = [
+            n * self.max_utilisation / c
+            for n, c in ((self.threads, self.cost), (1, self.loop_cost))
+            if c is not None and c > 0
+        ]
+        if not limits:
             return None
         # (a hair of slack: 1.6 / 0.01 must be 160, not 159.99...)
-        return math.floor(self.threads * self.max_utilisation / cost * (1 + 1e-9))
+        return math.floor(min(limits) * (1 + 1e-9))
 
     def admits(self, open_calls: int) -> bool:
         """Whether one more call fits beside ``open_calls`` (True while unknown)."""
         calls = self.calls
         return calls is None or open_calls + 1 <= calls
+
+
+async def watch_event_loop(capacity: StreamCapacity, interval_seconds: float = 1.0) -> None:
+    """Sample the event loop's CPU time every ``interval_seconds`` until cancelled."""
+    while True:
+        capacity.sample_event_loop()
+        await asyncio.sleep(interval_seconds)

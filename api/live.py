@@ -158,6 +158,8 @@ class LiveSession:
         self._sha.update(data)
         self.bytes_received += len(data)
         self.live.audio_seconds = self.bytes_received / self._byte_rate
+        if self.services.stream_capacity is not None:
+            self.services.stream_capacity.received(len(data) / self._byte_rate)
         self._pending += data
         # Audio only goes to the scorer when it completes the scorer's next check (a
         # verdict then leaves with the frame that completed it) or after _HOLD_SECONDS:

@@ -7,6 +7,7 @@ with ``audio-detect serve`` or ``uvicorn --factory audio_detect_service.main:cre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from audio_detect import __version__
 from audio_detect.detector import Detector
 from audio_detect.registry import load_model_dir
 
-from .capacity import StreamCapacity
+from .capacity import StreamCapacity, watch_event_loop
 from .errors import install_error_handlers
 from .jobs import JobRunner
 from .limits import MULTIPART_OVERHEAD, BodyLimitMiddleware, ScoringPool
@@ -124,10 +125,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             detector.model.version, detector.model.sha256[:12], store.safe_url,
             " in DEV MODE (no API keys, loopback only)" if settings.dev_mode else "",
         )  # fmt: skip
+        loop_watch = (
+            asyncio.create_task(watch_event_loop(services.stream_capacity))
+            if services.stream_capacity is not None
+            else None
+        )
         try:
             yield
         finally:
             app.state.services = None
+            if loop_watch is not None:
+                loop_watch.cancel()
             await services.jobs.shutdown()
             if isinstance(buckets, RedisTokenBuckets):
                 buckets.close()

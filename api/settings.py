@@ -130,9 +130,9 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="A new live stream is refused (503 `overloaded`, close 1013) when the "
-        "open calls plus one would fill more than this share of the scoring threads, by the "
-        "measured cost of live audio here (pool seconds per second of call audio, "
-        "`api/capacity.py`): a burst of call starts is turned away before it makes every "
+        "open calls plus one would fill more than this share of the scoring threads or of the "
+        "event loop, by the measured cost of live audio here (seconds per second of call "
+        "audio, `api/capacity.py`): a burst of call starts is turned away before it makes every "
         "call late. 0 = off (admit up to `max_streams`).",
     )
     twilio_reorder_window: int = Field(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from audio_detect.exceptions import ParameterError
-from audio_detect_service.capacity import StreamCapacity
+from audio_detect_service.capacity import StreamCapacity, watch_event_loop
 
 
 class Clock:
@@ -68,3 +71,40 @@ def test_negative_durations_are_refused() -> None:
     cap = StreamCapacity(threads=1, max_utilisation=0.5)
     with pytest.raises(ParameterError, match="audio_seconds"):
         cap.record(audio_seconds=-1.0, busy_seconds=0.1)
+
+
+def test_the_event_loop_cost_caps_the_calls_when_it_is_the_scarcer_resource() -> None:
+    clock, cpu = Clock(), Clock()
+    cap = StreamCapacity(
+        threads=2, max_utilisation=0.8, min_audio_seconds=1, clock=clock, thread_clock=cpu
+    )
+    cap.record(audio_seconds=100.0, busy_seconds=0.5)  # pool: 1.6 / 0.005 = 320 calls
+    assert cap.calls == 320 and cap.loop_cost is None
+    cap.sample_event_loop()  # the first sample only sets the mark
+    for _ in range(10):  # each second: 100 calls send 100 s of audio, the loop burns 0.4 s
+        cap.received(100.0)
+        clock.t += 1.0
+        cpu.t += 0.4
+        cap.sample_event_loop()
+    assert cap.loop_cost == pytest.approx(0.004, rel=0.05)
+    assert cap.calls == 200  # 0.8 / 0.004: the single loop thread, not the pool, limits
+    assert cap.admits(199) and not cap.admits(200)
+
+
+async def _sampled(cap: StreamCapacity) -> float:
+    task = asyncio.create_task(watch_event_loop(cap, interval_seconds=0.01))
+    await asyncio.sleep(0)  # the first sample sets the mark
+    cap.received(50.0)
+    t_end = time.thread_time() + 0.05
+    while time.thread_time() < t_end:  # the loop thread busy for 50 ms of CPU
+        pass
+    await asyncio.sleep(0.05)
+    task.cancel()
+    return cap.loop_cost or 0.0
+
+
+def test_watch_event_loop_charges_the_loop_thread_cpu_to_the_audio_received() -> None:
+    cap = StreamCapacity(threads=1, max_utilisation=0.8, min_audio_seconds=10)
+    cost = asyncio.run(_sampled(cap))
+    # >= 50 ms of CPU burnt for 50 s of audio received
+    assert cost >= 0.05 / 50 * 0.9

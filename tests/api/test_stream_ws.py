@@ -11,6 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from audio_detect.audio.io import RawFormat, encode_g711
 from audio_detect.detector import Detector
+from audio_detect_service.capacity import StreamCapacity
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -313,13 +314,15 @@ def test_live_audio_is_timed_and_a_call_past_the_measured_capacity_is_refused(
         assert collect(ws)[1] == 1000
     # (the sums decay with a 60 s half-life while the test runs)
     assert capacity.audio_seconds == pytest.approx(len(speech_8k) / 8000, rel=0.05)
-    assert capacity._busy > 0
+    capacity.min_audio_seconds = 0.0
+    assert capacity.cost > 0
     metrics = client.get("/metrics").text
     assert "audio_detect_stream_capacity_calls" in metrics
-    # Pretend the measured cost allows 3 calls here (2 threads * 0.8 / 0.5 = 3.2).
-    capacity.min_audio_seconds = 0.0
-    capacity.record(audio_seconds=0.0, busy_seconds=0.5 * capacity.audio_seconds - capacity._busy)
+    # A worker whose measured cost allows 3 calls (2 threads * 0.8 / 0.5 = 3.2).
+    capacity = StreamCapacity(threads=2, max_utilisation=0.8, min_audio_seconds=0)
+    capacity.record(audio_seconds=10.0, busy_seconds=5.0)
     assert capacity.calls == 3
+    services.stream_capacity = capacity
     services.open_streams = 3
     with client.websocket_connect("/v1/stream") as ws:
         messages, close = collect(ws)
