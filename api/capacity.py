@@ -17,7 +17,11 @@ capacity is the smaller of ``threads * max_utilisation / pool cost`` and
 
 Unlike a ``degraded`` call (which the server only sees once scoring is behind), the
 estimate holds before the new calls send any audio, so a burst of call starts is
-turned away up front. All sums decay with a half-life in wall time, so the estimate
+turned away up front. A cost measured at light load overstates what a call costs at
+heavy load (the loop's per-iteration work is shared by more frames), so the estimate
+only refuses a call while the worker is busy: while the pool's or the loop's
+utilisation over the last seconds is under half of ``max_utilisation``, calls are
+admitted whatever the estimate says. All sums decay with a half-life in wall time, so the estimate
 follows a change of load mix or of host; until ``min_audio_seconds`` of call audio has
 been measured there is no estimate and every call is admitted (up to ``max_streams``).
 """
@@ -33,6 +37,9 @@ from collections.abc import Callable
 from audio_detect.exceptions import ParameterError
 
 __all__ = ["DecayedRatio", "StreamCapacity", "watch_event_loop"]
+
+#: Half-life (s) of the busy sums that give the current utilisation.
+_RECENT_HALF_LIFE = 5.0
 
 
 class DecayedRatio:
@@ -110,6 +117,9 @@ class StreamCapacity:
         now = clock()
         self._pool = DecayedRatio(half_life_seconds, now)
         self._loop = DecayedRatio(half_life_seconds, now)
+        # The same busy time over the last seconds: the current utilisation.
+        self._pool_now = DecayedRatio(_RECENT_HALF_LIFE, now)
+        self._loop_now = DecayedRatio(_RECENT_HALF_LIFE, now)
         self._received = 0.0  # call audio received since the last loop sample
         self._loop_cpu: float | None = None
 
@@ -120,7 +130,9 @@ class StreamCapacity:
                 "audio_seconds/busy_seconds", ">= 0", (audio_seconds, busy_seconds)
             )
         with self._lock:
-            self._pool.add(self._clock(), audio=audio_seconds, busy=busy_seconds)
+            now = self._clock()
+            self._pool.add(now, audio=audio_seconds, busy=busy_seconds)
+            self._pool_now.add(now, audio=audio_seconds, busy=busy_seconds)
 
     def received(self, audio_seconds: float) -> None:
         """Count call audio arriving (charged with the event loop's next sample)."""
@@ -133,7 +145,9 @@ class StreamCapacity:
         cpu = self._thread_clock()
         with self._lock:
             if self._loop_cpu is not None:
-                self._loop.add(self._clock(), audio=self._received, busy=cpu - self._loop_cpu)
+                now, busy = self._clock(), cpu - self._loop_cpu
+                self._loop.add(now, audio=self._received, busy=busy)
+                self._loop_now.add(now, audio=self._received, busy=busy)
             self._loop_cpu = cpu
             self._received = 0.0
 
@@ -169,10 +183,24 @@ class StreamCapacity:
         # (a hair of slack: 1.6 / 0.01 must be 160, not 159.99...)
         return math.floor(min(limits) * (1 + 1e-9))
 
+    @property
+    def utilisation(self) -> float:
+        """Busy share of the pool's threads or of the loop, whichever is higher, over the
+        last seconds (a decayed sum of a steady rate ``r`` settles at ``r * h / ln 2``)."""
+        with self._lock:
+            now = self._clock()
+            self._pool_now.decay(now)
+            self._loop_now.decay(now)
+            rate = math.log(2) / _RECENT_HALF_LIFE
+            return max(self._pool_now.busy * rate / self.threads, self._loop_now.busy * rate)
+
     def admits(self, open_calls: int) -> bool:
-        """Whether one more call fits beside ``open_calls`` (True while unknown)."""
+        """Whether one more call fits beside ``open_calls``: True while the estimate is
+        unknown, or while the worker is under half of ``max_utilisation``."""
         calls = self.calls
-        return calls is None or open_calls + 1 <= calls
+        if calls is None or open_calls + 1 <= calls:
+            return True
+        return self.utilisation < self.max_utilisation / 2
 
 
 async def watch_event_loop(capacity: StreamCapacity, interval_seconds: float = 1.0) -> None:

@@ -28,16 +28,38 @@ def test_no_estimate_until_enough_audio_is_timed_then_every_call_is_admitted() -
     assert cap.cost == pytest.approx(2.0 / 40)
 
 
+def steady(cap: StreamCapacity, clock: Clock, *, calls: int, cost: float, seconds: int) -> None:
+    """``calls`` live calls for ``seconds``, each second of audio costing ``cost``."""
+    for _ in range(seconds):
+        clock.t += 1.0
+        cap.record(audio_seconds=float(calls), busy_seconds=calls * cost)
+
+
 def test_calls_is_threads_times_utilisation_over_cost_and_admission_stops_there() -> None:
-    cap = StreamCapacity(threads=2, max_utilisation=0.8, min_audio_seconds=1, clock=Clock())
+    clock = Clock()
+    cap = StreamCapacity(threads=2, max_utilisation=0.8, min_audio_seconds=1, clock=clock)
     # 10 ms of pool time per second of call audio: 2 threads at 80 % keep 160 calls.
-    for _ in range(100):
-        cap.record(audio_seconds=1.0, busy_seconds=0.01)
+    steady(cap, clock, calls=100, cost=0.01, seconds=30)
     assert cap.calls == 160
+    assert cap.utilisation == pytest.approx(0.5, rel=0.1)  # 100 calls * 0.01 / 2 threads
     assert cap.admits(159) and not cap.admits(160) and not cap.admits(500)
     # A final scoring (no new audio) is cost too.
-    cap.record(audio_seconds=0.0, busy_seconds=1.0)
+    cap.record(audio_seconds=0.0, busy_seconds=cap.audio_seconds * 0.01)
     assert cap.calls == 80
+
+
+def test_a_worker_under_half_its_utilisation_admits_whatever_the_estimate() -> None:
+    """A cost measured at light load overstates the cost at heavy load: the estimate
+    only refuses calls once the worker is busy."""
+    clock = Clock()
+    cap = StreamCapacity(threads=2, max_utilisation=0.8, min_audio_seconds=1, clock=clock)
+    steady(cap, clock, calls=4, cost=0.1, seconds=30)  # 4 calls: 0.2 of the pool
+    assert cap.calls == 16 and cap.utilisation == pytest.approx(0.2, rel=0.1)
+    assert cap.admits(16) and cap.admits(100)
+    steady(cap, clock, calls=8, cost=0.1, seconds=30)  # 0.4 of the pool: busy now
+    assert cap.utilisation >= 0.4 and not cap.admits(16)
+    clock.t += 60.0  # idle a minute: the current utilisation is gone, the cost is not
+    assert cap.utilisation < 0.01 and cap.calls == 16 and cap.admits(16)
 
 
 def test_the_estimate_follows_a_change_of_cost_with_its_half_life() -> None:
@@ -81,13 +103,14 @@ def test_the_event_loop_cost_caps_the_calls_when_it_is_the_scarcer_resource() ->
     cap.record(audio_seconds=100.0, busy_seconds=0.5)  # pool: 1.6 / 0.005 = 320 calls
     assert cap.calls == 320 and cap.loop_cost is None
     cap.sample_event_loop()  # the first sample only sets the mark
-    for _ in range(10):  # each second: 100 calls send 100 s of audio, the loop burns 0.4 s
+    for _ in range(30):  # each second: 100 calls send 100 s of audio, the loop burns 0.4 s
         cap.received(100.0)
         clock.t += 1.0
         cpu.t += 0.4
         cap.sample_event_loop()
     assert cap.loop_cost == pytest.approx(0.004, rel=0.05)
     assert cap.calls == 200  # 0.8 / 0.004: the single loop thread, not the pool, limits
+    assert cap.utilisation == pytest.approx(0.4, rel=0.1)  # the loop's
     assert cap.admits(199) and not cap.admits(200)
 
 

@@ -318,10 +318,10 @@ def test_live_audio_is_timed_and_a_call_past_the_measured_capacity_is_refused(
     assert capacity.cost > 0
     metrics = client.get("/metrics").text
     assert "audio_detect_stream_capacity_calls" in metrics
-    # A worker whose measured cost allows 3 calls (2 threads * 0.8 / 0.5 = 3.2).
+    # A busy worker whose measured cost allows 3 calls (2 threads * 0.8 / 0.5 = 3.2).
     capacity = StreamCapacity(threads=2, max_utilisation=0.8, min_audio_seconds=0)
-    capacity.record(audio_seconds=10.0, busy_seconds=5.0)
-    assert capacity.calls == 3
+    capacity.record(audio_seconds=20.0, busy_seconds=10.0)
+    assert capacity.calls == 3 and capacity.utilisation > 0.4
     services.stream_capacity = capacity
     services.open_streams = 3
     with client.websocket_connect("/v1/stream") as ws:
