@@ -130,7 +130,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     sources = speech_sources(Path(args.corpus) if args.corpus else None)
     audio = mulaw_bytes(make_call(args.call_seconds, 8000, sources=sources))
     # /metrics without a key: the step records the server's own capacity estimate.
-    settings = {"max_streams": max(args.ramp) + 16, "metrics_public": True}
+    settings = {
+        "max_streams": max(args.ramp) + 16,
+        "metrics_public": True,
+        **dict(kv.split("=", 1) for kv in args.server_setting),
+    }
     doc = header(NAME, argv, quick=args.quick)
     doc |= {
         "model": model_info(model),
@@ -315,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-going", action="store_true", help="run every step even after a fail")
     ap.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     ap.add_argument("--out", help="JSON path (default benchmarks/results[/quick]/streams.json)")
+    ap.add_argument(
+        "--server-setting", action="append", default=[], metavar="KEY=VALUE",
+        help="a server setting (e.g. stream_admit_max_utilisation=0 to switch admission off)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    if any("=" not in kv for kv in args.server_setting):
+        ap.error("--server-setting takes KEY=VALUE")
     q = args.quick
     args.ramp = sorted(args.ramp or ([2, 4] if q else [25, 50, 100, 200, 400]))
     args.call_seconds = args.call_seconds or (8.0 if q else 30.0)
