@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         "0 = refuse while any call is degraded; 1 = always admit (up to `max_streams`).",
     )
     stream_admit_max_utilisation: float = Field(
-        0.8,
+        0.6,
         ge=0,
         le=1,
         description="A new live stream is refused (503 `overloaded`, close 1013) when the "

@@ -141,8 +141,13 @@ async def one_stream(
     out: dict[str, Any] = {"scores": 0, "degraded": 0, "error": None}
     async with websockets.connect(ws_url, additional_headers={"Authorization": f"Bearer {key}"},
                                   open_timeout=30, max_size=2**22) as ws:  # fmt: skip
-        await ws.send(json.dumps({"type": "start", "encoding": "mulaw", "sample_rate": 8000}))
-        started = json.loads(await ws.recv())
+        try:
+            await ws.send(json.dumps({"type": "start", "encoding": "mulaw", "sample_rate": 8000}))
+            started = json.loads(await ws.recv())
+        except websockets.ConnectionClosed as exc:
+            # Refused before the start message went out: the close code says why.
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            return {**out, "error": f"closed {code} before start", "refused": code == 1013}
         if started.get("type") != "started":
             # Admission control turning a call away (503 `overloaded`, close 1013) is
             # the server protecting its open calls, counted apart from failures.
