@@ -21,9 +21,10 @@ turned away up front. A cost measured at light load overstates what a call costs
 heavy load (the loop's per-iteration work is shared by more frames), so the estimate
 only refuses a call while the worker is busy: while the pool's or the loop's
 utilisation over the last seconds is under half of ``max_utilisation``, calls are
-admitted whatever the estimate says. All sums decay with a half-life in wall time, so the estimate
-follows a change of load mix or of host; until ``min_audio_seconds`` of call audio has
-been measured there is no estimate and every call is admitted (up to ``max_streams``).
+admitted whatever the estimate says. All sums decay with a half-life in wall time, so
+the estimate follows a change of load mix or of host; until ``min_audio_seconds`` of
+call audio has been measured there is no estimate and every call is admitted (up to
+``max_streams``).
 """
 
 from __future__ import annotations
@@ -135,9 +136,12 @@ class StreamCapacity:
             self._pool_now.add(now, audio=audio_seconds, busy=busy_seconds)
 
     def received(self, audio_seconds: float) -> None:
-        """Count call audio arriving (charged with the event loop's next sample)."""
-        with self._lock:
-            self._received += audio_seconds
+        """Count call audio arriving (charged with the event loop's next sample).
+
+        Called for every frame, *in the event-loop thread* (as is
+        :meth:`sample_event_loop`, the only other user of the counter), so no lock.
+        """
+        self._received += audio_seconds
 
     def sample_event_loop(self) -> None:
         """Charge the CPU time this thread used since the last sample to the call audio

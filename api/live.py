@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -36,6 +36,8 @@ from .services import LiveCall, Services, decision_payload
 __all__ = ["MULAW_SILENCE", "ChunkReorderer", "LiveSession"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The µ-law byte that decodes to 0.
 MULAW_SILENCE = 0xFF
@@ -281,24 +283,21 @@ class LiveSession:
         return updates, final, decision_id
 
     def _push(self, chunk: bytes, catch_up: bool) -> list[StreamUpdate]:
-        t0 = time.perf_counter()
-        try:
-            return self.scorer.push(chunk, catch_up=catch_up)
-        finally:
-            self._timed(len(chunk) / self._byte_rate, time.perf_counter() - t0)
+        return self._timed(len(chunk) / self._byte_rate, self.scorer.push, chunk, catch_up=catch_up)
 
     def _finish(self) -> StreamUpdate:
+        return self._timed(0.0, self.scorer.finish)
+
+    def _timed(self, audio_seconds: float, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run scorer work in this pool thread, counting its time for the capacity estimate."""
         t0 = time.perf_counter()
         try:
-            return self.scorer.finish()
+            return fn(*args, **kw)
         finally:
-            self._timed(0.0, time.perf_counter() - t0)
-
-    def _timed(self, audio_seconds: float, busy_seconds: float) -> None:
-        if self.services.stream_capacity is not None:
-            self.services.stream_capacity.record(
-                audio_seconds=audio_seconds, busy_seconds=busy_seconds
-            )
+            if self.services.stream_capacity is not None:
+                self.services.stream_capacity.record(
+                    audio_seconds=audio_seconds, busy_seconds=time.perf_counter() - t0
+                )
 
     def _locked(self, fn: Any, *args: Any) -> Any:
         with self._lock:

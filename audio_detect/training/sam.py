@@ -16,6 +16,7 @@ step (:func:`head_inputs`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -115,7 +116,7 @@ class SharpnessAwareStep:
         if not scaled:
             return 0.0
         norm = float(torch.linalg.vector_norm(torch.stack([s.norm() for s in scaled])))
-        if norm == 0.0 or not torch.isfinite(torch.tensor(norm)):
+        if norm == 0.0 or not math.isfinite(norm):
             return 0.0
         for p, s in zip(with_grad, scaled, strict=True):
             e = s * (self.rho / norm)
