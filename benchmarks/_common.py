@@ -43,6 +43,16 @@ def _first(path: str, prefix: str) -> str | None:
     return None
 
 
+#: CPU flags that decide int8 inference speed (and, without VNNI, its exactness), best last.
+INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def int8_isa(flags: str) -> list[str]:
+    """The :data:`INT8_FLAGS` a ``/proc/cpuinfo`` flags line lists, in that order."""
+    have = set(flags.split())
+    return [f for f in INT8_FLAGS if f in have]
+
+
 def machine() -> dict[str, Any]:
     """CPU model, cores, RAM, kernel, Python, load: recorded with every result."""
     mem_kb = _first("/proc/meminfo", "MemTotal")
@@ -56,6 +66,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "cores_usable": usable,
         "virtualized": "hypervisor" in flags.split(),
+        "int8_isa": int8_isa(flags),
         "ram_gb": round(int(mem_kb.split()[0]) / 2**20, 1) if mem_kb else None,
         "kernel": platform.release(),
         "python": platform.python_version(),
@@ -64,12 +75,19 @@ def machine() -> dict[str, Any]:
 
 
 def describe_machine(m: dict[str, Any]) -> str:
-    """One line for the README: ``Intel Xeon @ 2.80GHz (VM), 2 cores, 23.5 GB RAM``."""
-    vm = " (VM)" if m.get("virtualized") else ""
+    """One line for the README: ``Intel Xeon @ 2.80GHz (VM, VNNI), 2 cores, 23.5 GB RAM, ...``.
+
+    VNNI (int8 dot products in one instruction) changes what the int8 model costs, so
+    results from CPUs with and without it do not compare; older results, which did not
+    record the flags, say neither.
+    """
+    isa = m.get("int8_isa")
+    vnni = "" if isa is None else ("VNNI" if any("vnni" in f for f in isa) else "no VNNI")
+    notes = ", ".join(x for x in ("VM" if m.get("virtualized") else "", vnni) if x)
     load = m.get("load_avg") or ["?"]
     return (
-        f"{m.get('cpu_model')}{vm}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM, "
-        f"load average {load[0]} at start"
+        f"{m.get('cpu_model')}{f' ({notes})' if notes else ''}, {m.get('cores')} cores, "
+        f"{m.get('ram_gb')} GB RAM, load average {load[0]} at start"
     )
 
 

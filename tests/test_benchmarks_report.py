@@ -279,3 +279,17 @@ def test_streams_table_counts_calls_refused_at_admission_apart() -> None:
     assert "refused at admission" in table
     row = next(ln for ln in table.splitlines() if ln.startswith(f"| {last['streams']} |"))
     assert f"{last['completed']} / {last['streams']} (123 refused)" in row
+
+
+def test_machine_line_says_whether_the_cpu_has_vnni() -> None:
+    from benchmarks._common import describe_machine, int8_isa
+
+    flags = "fpu sse2 avx2 hypervisor avx512f avx512_vnni"
+    assert int8_isa(flags) == ["avx2", "avx512f", "avx512_vnni"]
+    assert int8_isa("fpu sse2 avx2") == ["avx2"]
+    base = {"cpu_model": "AMD EPYC", "cores": 2, "ram_gb": 23.5, "load_avg": [0.5]}
+    vnni = describe_machine({**base, "virtualized": True, "int8_isa": int8_isa(flags)})
+    assert vnni.startswith("AMD EPYC (VM, VNNI), 2 cores, 23.5 GB RAM")
+    assert "(no VNNI)" in describe_machine({**base, "int8_isa": ["avx2"]})
+    # Results written before the flags were recorded claim neither.
+    assert describe_machine({**base, "virtualized": True}).startswith("AMD EPYC (VM), 2 cores")
