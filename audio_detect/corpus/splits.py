@@ -127,7 +127,8 @@ def assign_system_splits(
     seed : int
         Global seed (the order in which free systems are dealt).
     held_out_families : iterable of str
-        Families whose systems all go to ``eval``.
+        Families whose systems all go to ``eval``, except those ``pinned`` elsewhere
+        (the voice conversion made here for training, :mod:`.generators.knn_vc`).
 
     Returns
     -------
@@ -143,10 +144,10 @@ def assign_system_splits(
     out: dict[str, str] = {}
     by_family: dict[str, list[str]] = defaultdict(list)
     for system, family in systems.items():
-        if family in held:
-            out[system] = "eval"
-        elif system in pinned:
+        if system in pinned:  # a generator's own choice beats its family's hold-out
             out[system] = pinned[system]
+        elif family in held:
+            out[system] = "eval"
         else:
             by_family[family].append(system)
     for family, free in by_family.items():

@@ -204,6 +204,7 @@ _BUILTIN_MODULES = (
     "neural_vocoder",
     "neural_codec",
     "voice_conversion",
+    "knn_vc",
 )
 
 

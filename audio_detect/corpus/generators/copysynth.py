@@ -17,14 +17,19 @@ import numpy as np
 from .._io import resample
 from . import Generator, Item, PlanContext, get_generator, register, spoof_item
 
-__all__ = ["CopySynthesisGenerator", "plan_copies", "render_source"]
+__all__ = ["CopySynthesisGenerator", "plan_copies", "render_bonafide", "render_source"]
 
 logger = logging.getLogger(__name__)
 
 
 def render_source(item: Item, *, seed: int) -> tuple[np.ndarray, int]:
     """Render the bona fide source item of a copy-synthesis item at <= 16 kHz."""
-    src = Item(**item.params["source"])
+    return render_bonafide(item.params["source"], seed=seed)
+
+
+def render_bonafide(fields: dict[str, Any], *, seed: int) -> tuple[np.ndarray, int]:
+    """Render a bona fide item given as its fields (as planned into ``params``) at <= 16 kHz."""
+    src = Item(**fields)
     y, sr = get_generator(src.generator).generate(src, seed=seed)
     if sr > 16000:
         y, sr = resample(y, sr, 16000), 16000

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from typing import Any
 
 import numpy as np
 
 from . import Generator, Item, PlanContext, register, spoof_item
 from .copysynth import render_source, world_analyse
 
-__all__ = ["WorldVCGenerator"]
+__all__ = ["WorldVCGenerator", "conversion_item"]
 
 
 def _median_log_f0(y: np.ndarray, sr: int) -> float:
@@ -29,6 +30,35 @@ def _warp_envelope(sp: np.ndarray, alpha: float) -> np.ndarray:
     hi = np.minimum(lo + 1, n - 1)
     w = src - lo
     return sp[:, lo] * (1 - w) + sp[:, hi] * w
+
+
+def conversion_item(
+    gen: Generator,
+    k: int,
+    *,
+    system: str,
+    source: Item,
+    speaker: str,
+    split: str,
+    params: dict[str, Any],
+    native_sr: int,
+) -> Item:
+    """The ``k``-th conversion of a generator: ``source``'s words in ``speaker``'s voice
+    (the source item goes into ``params['source']``, next to ``params``)."""
+    return spoof_item(
+        item_id=f"{gen.name}_{k:05d}",
+        generator=gen.name,
+        system=system,
+        family=gen.family,
+        source=f"{gen.name}<-{source.source}",
+        speaker=speaker,
+        language=source.language,
+        text=source.text,
+        split=split,
+        params={"source": dataclasses.asdict(source), **params},
+        native_sr=native_sr,
+        est_seconds=source.est_seconds,
+    )
 
 
 @register
@@ -71,19 +101,15 @@ class WorldVCGenerator(Generator):
             tgt_spk = others[int(rng.integers(len(others)))]
             tgt = by_spk[tgt_spk][int(rng.integers(len(by_spk[tgt_spk])))]
             items.append(
-                spoof_item(
-                    item_id=f"world_vc_{k:05d}",
-                    generator=self.name,
+                conversion_item(
+                    self,
+                    k,
                     system=system,
-                    family=self.family,
-                    source=f"{self.name}<-{src.source}",
+                    source=src,
                     speaker=tgt_spk,
-                    language=src.language,
-                    text=src.text,
                     split=split,
-                    params={"source": dataclasses.asdict(src), "target": dataclasses.asdict(tgt)},
+                    params={"target": dataclasses.asdict(tgt)},
                     native_sr=min(src.native_sr, 16000),
-                    est_seconds=src.est_seconds,
                 )
             )
             acc += src.est_seconds
