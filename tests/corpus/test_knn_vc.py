@@ -15,6 +15,7 @@ from audio_detect.corpus.generators.knn_vc import (
     reference_sets,
 )
 from audio_detect.corpus.splits import assign_system_splits
+from audio_detect.exceptions import ParameterError
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -41,7 +42,7 @@ def test_each_frame_takes_the_mean_of_its_nearest_reference_frames() -> None:
         np.repeat(mels[:, :3].mean(1, keepdims=True), 5, 1),
         rtol=1e-5,
     )
-    with pytest.raises(ValueError, match="reference"):
+    with pytest.raises(ParameterError, match="reference_mels"):
         knn_convert(src, ref, mels[:, :10], k=4)
 
 
@@ -53,7 +54,7 @@ def test_frame_features_follow_time_from_50_hz_to_the_vocoder_hop() -> None:
     assert abs(out[86, 0] - 50) <= 1  # frame 86 is at 0.998 s
     assert np.all(np.diff(out[:, 0]) >= 0)
     assert out[-1, 0] == 99  # past the last encoder frame: the last one
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError, match="feats"):
         frame_features(feats[:0], 10)
 
 

