@@ -12,7 +12,9 @@ score of an equal-weight ensemble of the models, up to the window-level averagin
 :class:`audio_detect.classifiers.ensemble.HeadEnsemble`); ``--exclude`` drops trials whose
 spoof system contains a pattern (e.g. ``rvq-codec`` to read a protocol without its codec
 rows) and ``--only`` keeps only the spoof systems that contain one (bona fide trials are
-always kept). Used for the ablation tables of ``docs/training.md``.
+always kept). Each line also gives the mean of the per-system EERs (each spoof system once,
+against all bona fide trials) and the worst system. Used for the ablation tables of
+``docs/training.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_detect.datasets.scores import ScoreTable, read_score_file
-from audio_detect.evaluation.metrics import cllr, compute_eer
+from audio_detect.evaluation.metrics import breakdown, cllr, compute_eer, system_average
 
 
 def _by_trial(table: ScoreTable) -> dict[str, tuple[str, int, float]]:
@@ -62,9 +64,15 @@ def main() -> None:
     ]
     if args.mean and len(rows) > 1:
         rows.append((f"mean of {len(rows)}", np.mean([s for _, s in rows], axis=0)))
+    systems = np.array([ref[t][0] for t in trials])
     for name, llr in rows:  # library direction: higher = spoof
         eer, cost = compute_eer(y, llr)[0], cllr(y, llr)
-        print(f"{name:<48} EER {100 * eer:6.2f} %  Cllr {cost:.3f}")
+        per_system = {str(k): v["eer"] for k, v in breakdown(y, llr, systems).items()}
+        sa = system_average(per_system)
+        print(
+            f"{name:<48} EER {100 * eer:6.2f} %  Cllr {cost:.3f}  system mean "
+            f"{100 * sa['eer_mean']:6.2f} %  worst {sa['worst_system']} {100 * sa['eer_max']:.2f} %"
+        )
 
 
 if __name__ == "__main__":

@@ -137,6 +137,14 @@ def _print(m: dict[str, Any]) -> None:
         f"trials: {m['n_trials']} ({m['n_bonafide']} bona fide, {m['n_spoof']} spoof),"
         f" failed: {m['n_failed']}"
     )
+    sa = m.get("system_average")
+    if sa:
+        console.print(
+            f"EER averaged over {sa['n_systems']} spoof systems: {100 * sa['eer_mean']:.2f} %"
+            f" (worst: {sa['worst_system']}, {100 * sa['eer_max']:.2f} %)"
+        )
+        for fam, v in sa.get("by_family", {}).items():
+            console.print(f"  {fam}: {100 * v['eer_mean']:.2f} % over {v['n_systems']} systems")
     for title, table_data in [("per system", m["per_system"]), *m["per_group"].items()]:
         table = Table(title=f"EER {title}")
         for col in ("group", "EER %", "spoof", "bona fide"):

@@ -168,7 +168,7 @@ def evaluate_manifest(
 
 def report(result: EvalResult) -> dict[str, Any]:
     """Metrics of an :class:`EvalResult`: pooled (on LLRs), per system and per group column."""
-    from .metrics import breakdown, summarize
+    from .metrics import breakdown, summarize, system_average
 
     y, _, llr = result.arrays()
     if y.size == 0 or len(set(y.tolist())) < 2:
@@ -180,6 +180,16 @@ def report(result: EvalResult) -> dict[str, Any]:
     out = summarize(y, llr, llr=True)
     per_system = breakdown(y, llr, np.asarray(result.systems))
     out["per_system"] = {str(k): v for k, v in per_system.items()}
+    families = None
+    if "family" in result.groups:
+        families = {
+            str(sy): str(fam)
+            for sy, fam, yy in zip(result.systems, result.groups["family"], y, strict=True)
+            if yy == SPOOF
+        }
+    out["system_average"] = system_average(
+        {k: v["eer"] for k, v in out["per_system"].items()}, families=families
+    )
     out["per_group"] = {
         col: {str(k): v for k, v in breakdown(y, llr, np.asarray(vals)).items()}
         for col, vals in result.groups.items()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "min_dcf",
     "roc_points",
     "summarize",
+    "system_average",
 ]
 
 logger = logging.getLogger(__name__)
@@ -229,6 +230,52 @@ def breakdown(
             "n_bonafide": int(np.count_nonzero(bona)),
             "n_spoof": int(np.count_nonzero(spoof)),
             "bonafide": pool,
+        }
+    return out
+
+
+def system_average(
+    per_system: Mapping[str, float], *, families: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The per-system EERs of a protocol summed up: their mean, their worst, per family.
+
+    A pooled EER weighs each attack system by its number of trials, so a protocol where
+    one generator made a third of the spoofs (or one voice half of the bona fide) mostly
+    measures that generator. The mean of the per-system EERs (each system against all
+    bona fide trials, as :func:`breakdown` scores a spoof-only group) counts every system
+    once, which is what a screen facing many unseen generators needs; the worst system
+    is the one a fraudster would pick.
+
+    Parameters
+    ----------
+    per_system : mapping of str to float
+        EER (fraction) of each spoof system.
+    families : mapping of str to str, optional
+        Family of each system: adds ``by_family``, the mean of each family's systems.
+
+    Returns
+    -------
+    dict
+        ``n_systems``, ``eer_mean``, ``eer_max``, ``worst_system`` and, with
+        ``families``, ``by_family`` (``{family: {"eer_mean", "n_systems"}}``).
+    """
+    if not per_system:
+        raise ParameterError.invalid("per_system", "at least one spoof system", "none")
+    eers = {str(k): float(v) for k, v in per_system.items()}
+    worst = max(eers, key=lambda k: (eers[k], k))
+    out: dict[str, Any] = {
+        "n_systems": len(eers),
+        "eer_mean": float(np.mean(list(eers.values()))),
+        "eer_max": eers[worst],
+        "worst_system": worst,
+    }
+    if families is not None:
+        grouped: dict[str, list[float]] = {}
+        for system, eer in eers.items():
+            grouped.setdefault(str(families.get(system, "?")), []).append(eer)
+        out["by_family"] = {
+            fam: {"eer_mean": float(np.mean(v)), "n_systems": len(v)}
+            for fam, v in sorted(grouped.items())
         }
     return out
 

@@ -211,9 +211,9 @@ def render_measured(manifest: dict[str, Any]) -> str:
         ]
     else:
         lines += [
-            "| protocol | condition | EER | minDCF | actDCF | Cllr | bona fide | spoof "
-            "| not scored |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| protocol | condition | EER | minDCF | actDCF | Cllr | system-mean EER "
+            "| worst system | bona fide | spoof | not scored |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         order = sorted(evaluations, key=lambda k: split_condition(k)[0] != DEFAULT_PROTOCOL)
         for key in order:
@@ -221,10 +221,18 @@ def render_measured(manifest: dict[str, Any]) -> str:
             proto, cond = split_condition(key)
             lines.append(
                 f"| {proto} | `{cond}` | {_pct(ev['eer'])} | {ev['min_dcf']:.4f} "
-                f"| {ev['act_dcf']:.4f} | {ev['cllr']:.4f} | {ev['n_bonafide']} "
-                f"| {ev['n_spoof']} | {ev['n_failed']} |"
+                f"| {ev['act_dcf']:.4f} | {ev['cllr']:.4f} | {_system_cells(ev)} "
+                f"| {ev['n_bonafide']} | {ev['n_spoof']} | {ev['n_failed']} |"
             )
-        lines += ["", "Reproduce each row:", ""]
+        lines += [
+            "",
+            "EER pools every trial, so a system with many spoofs weighs more; system-mean "
+            "EER is the mean of the per-system EERs (each system once, against all bona "
+            "fide trials), the worst system the highest of them.",
+            "",
+            "Reproduce each row:",
+            "",
+        ]
         lines += [
             f"- `{k}`: `{evaluations[k]['command']}` ({evaluations[k]['date']})" for k in order
         ]
@@ -261,6 +269,16 @@ def render_measured(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _system_cells(ev: dict[str, Any]) -> str:
+    """``system-mean EER | worst system`` cells of a stored evaluation (from its per-system EERs)."""
+    from .metrics import system_average
+
+    if not ev.get("per_system"):
+        return "- | -"
+    sa = system_average(ev["per_system"])
+    return f"{_pct(sa['eer_mean'])} | {sa['worst_system']} ({_pct(sa['eer_max'])})"
 
 
 def _group_matrix(evaluations: dict[str, Any], col: str, *, title: str = "") -> list[str]:

@@ -59,6 +59,9 @@ def test_evaluate_generic_csv_prints_eer(tiny_gmm_dir, fixture_audio, tmp_path) 
     assert float(eer_lines[0].split()[1]) == round(100 * m["eer"], 4)
     assert m["eer"] == 0.0  # the tiny model was fitted on exactly these clips
     assert set(m["per_system"]) == {"hn-nsf", "wavefake"}
+    sa = m["system_average"]
+    assert sa["n_systems"] == 2 and sa["eer_mean"] == 0.0
+    assert "EER averaged over 2 spoof systems: 0.00 %" in res.stdout
     assert len(scores.read_text().splitlines()) == 4
     # the score file round-trips through the metrics command
     res = runner.invoke(app, ["metrics", "--scores", str(scores)])

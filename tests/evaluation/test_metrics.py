@@ -28,6 +28,7 @@ from audio_detect.evaluation.metrics import (
     min_dcf,
     roc_points,
     summarize,
+    system_average,
 )
 from audio_detect.evaluation.tdcf import (
     AsvOperatingPoint,
@@ -324,6 +325,29 @@ def test_breakdown_accepts_mixed_group_values():
     out = breakdown(y, s, groups)
     assert list(out) == [3, "A01"]
     assert out["A01"]["eer"] == 0.0 and out[3]["eer"] == 0.5
+
+
+def test_system_average_weighs_each_system_once():
+    # A1 has eight spoofs all caught, A2 two spoofs both missed: pooled EER is low,
+    # the system mean is not.
+    y = np.array([0] * 10 + [1] * 8 + [1] * 2)
+    s = np.r_[np.linspace(0.0, 0.4, 10), np.linspace(0.6, 0.9, 8), [-0.5, -0.4]]
+    groups = np.array(["-"] * 10 + ["A1"] * 8 + ["A2"] * 2)
+    per_system = {k: v["eer"] for k, v in breakdown(y, s, groups).items()}
+    assert per_system["A1"] == 0.0 and per_system["A2"] == 1.0
+    out = system_average(per_system, families={"A1": "tts"})
+    assert out["eer_mean"] == 0.5 > compute_eer(y, s)[0]
+    assert (out["eer_max"], out["worst_system"], out["n_systems"]) == (1.0, "A2", 2)
+    assert out["by_family"] == {
+        "?": {"eer_mean": 1.0, "n_systems": 1},  # a system without a known family
+        "tts": {"eer_mean": 0.0, "n_systems": 1},
+    }
+    assert "by_family" not in system_average(per_system)
+
+
+def test_system_average_needs_a_system():
+    with pytest.raises(ParameterError, match="per_system"):
+        system_average({})
 
 
 def test_summarize_keys():

@@ -62,6 +62,11 @@ def test_card_is_rendered_from_evaluations(model_dir: Path, fixture_audio) -> No
     for cond, ev in evals.items():
         assert f"| eval | `{cond}` | {100 * ev['eer']:.2f} %" in card
         assert f"`eval {cond}`" in card
+        # system-mean EER and worst system, from the stored per-system EERs
+        eers = ev["per_system"]
+        worst = max(eers, key=lambda k: (eers[k], k))
+        mean = sum(eers.values()) / len(eers)
+        assert f"| {100 * mean:.2f} % | {worst} ({100 * eers[worst]:.2f} %) |" in card
     # Per-family matrix with one column per condition.
     assert "| family | `clean` | `tel_mulaw` |" in card
     assert "| vocoder |" in card
