@@ -272,7 +272,7 @@ def render_measured(manifest: dict[str, Any]) -> str:
 
 
 def _system_cells(ev: dict[str, Any]) -> str:
-    """``system-mean EER | worst system`` cells of a stored evaluation (from its per-system EERs)."""
+    """The ``system-mean EER | worst system`` cells of a stored evaluation (its per-system EERs)."""
     from .metrics import system_average
 
     if not ev.get("per_system"):
