@@ -75,7 +75,7 @@ def main() -> None:
                                           analysis=analysis)) for y in clips])  # fmt: skip
         scored.append((float(d), n_fft, win, fmin, fmax, "log10" if log10 else "ln"))
     scored.sort()
-    print(f"{len(scored)} candidate analyses, best first (distance, n_fft, window, fmin, fmax, log)")
+    print(f"{len(scored)} candidates, best first (distance, n_fft, window, fmin, fmax, log)")
     for row in scored[:8]:
         print("  ", *row)
     print("   worst:", *scored[-1])
