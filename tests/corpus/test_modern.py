@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_detect.corpus.generators import Item, PlanContext, get_generator
+from audio_detect.corpus.generators import PlanContext
 from audio_detect.corpus.generators.bonafide import AsteriskGenerator
 from audio_detect.corpus.generators.neural_vocoder import (
     HIFIGAN_SR,
@@ -122,44 +122,6 @@ def test_vocode_resamples_and_trims_to_source_length():
     out = vocode(y, 16000, fake_vocoder)
     assert len(out) == round(16000 * HIFIGAN_SR / 16000)
     assert calls and calls[0][0] == 80
-
-
-def test_neural_vocoder_plans_copies_of_its_own_split():
-    gen = get_generator("neural_vocoder")
-    if not gen.available():
-        pytest.skip(gen.unavailable_reason())
-    src = [
-        Item(
-            item_id=f"b{split}{k}",
-            generator="fixtures",
-            label="bonafide",
-            system="bonafide",
-            family="bonafide",
-            source="fixtures",
-            speaker=f"spk{split}",
-            language="en",
-            text="",
-            split=split,
-            est_seconds=4.0,
-        )
-        for split in ("train", "dev", "eval")
-        for k in range(3)
-    ]
-    splits = gen.pinned_splits()
-    assert set(splits.values()) <= {"train", "dev", "eval"}
-    ctx = PlanContext(
-        seed=0,
-        smoke=True,
-        texts=TextBank.default(),
-        bonafide=src,
-        system_split=lambda s, f: splits[s],
-    )
-    items = gen.plan(ctx, hours=0.01)
-    assert items
-    for it in items:
-        assert it.family == "neural-vocoder"
-        assert it.params["source"]["split"] == it.split == splits[it.system]
-        assert it.speaker == it.params["source"]["speaker"]
 
 
 @pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""The second training vocoder (``neural_vocoder_16k``): its analysis, plan and rendering."""
+"""Neural-vocoder copy-synthesis: the plan, and the second training vocoder (16 kHz)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_the_16k_vocoder_is_opt_in_and_pinned_to_train():
     assert all(v.split == "train" and v.sr == FCM16K_SR for v in EXTRA_VOCODERS)
 
 
-def _context(splits):
+def _context(splits, *, smoke=False):
     src = [
         Item(
             item_id=f"b{split}{k}",
@@ -75,9 +75,23 @@ def _context(splits):
         for k in range(4)
     ]
     return PlanContext(
-        seed=0, smoke=False, texts=TextBank.default(), bonafide=src,
+        seed=0, smoke=smoke, texts=TextBank.default(), bonafide=src,
         system_split=lambda s, f: splits[s],
     )  # fmt: skip
+
+
+def test_neural_vocoder_plans_copies_of_its_own_split():
+    gen = get_generator("neural_vocoder")
+    if not gen.available():
+        pytest.skip(gen.unavailable_reason())
+    splits = gen.pinned_splits()
+    assert set(splits.values()) <= {"train", "dev", "eval"}
+    items = gen.plan(_context(splits, smoke=True), hours=0.01)
+    assert items
+    for it in items:
+        assert it.family == "neural-vocoder"
+        assert it.params["source"]["split"] == it.split == splits[it.system]
+        assert it.speaker == it.params["source"]["speaker"]
 
 
 def test_16k_copies_are_planned_from_training_speech_at_16k():
