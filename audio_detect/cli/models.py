@@ -15,8 +15,24 @@ from ._common import console, fail
 
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    refresh_card: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Re-render this model's MODEL_CARD.md from its stored evaluations "
+            "(no scoring; repeatable), then list."
+        ),
+    ] = None,
 ) -> None:
     """List the shipped detectors (verified by sha256) with their measured metrics."""
+    from ..evaluation.model_card import refresh_model_card
+
+    for name in refresh_card or []:
+        try:
+            path = load_model_dir(name).path
+            refresh_model_card(path)
+        except AudioDetectError as exc:
+            raise fail(exc) from exc
+        console.print(f"refreshed {path / 'MODEL_CARD.md'}")
     rows = []
     try:
         default = default_model_name()

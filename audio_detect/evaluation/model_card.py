@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_PROTOCOL",
     "condition_key",
     "det_points",
+    "refresh_model_card",
     "render_measured",
     "render_model_card",
     "split_condition",
@@ -149,6 +150,18 @@ def update_model_card(
         ev = evaluations.get(f"{proto}:clean")
         if ev is not None:
             manifest["metrics"][f"summary_{proto}"] = _summary(ev)
+    return refresh_model_card(model_dir, manifest)
+
+
+def refresh_model_card(model_dir: Path, manifest: dict[str, Any] | None = None) -> Path:
+    """Re-render ``MODEL_CARD.md``'s measured sections from the stored evaluations.
+
+    Nothing is scored: the card is rendered from ``manifest`` (by default the model's
+    ``manifest.json``) as :func:`update_model_card` renders it, e.g. after the renderer
+    gained a column, and the card's new sha256 is written to the manifest. Text above
+    the measured heading is kept.
+    """
+    manifest = read_manifest(model_dir) if manifest is None else manifest
     card_path = model_dir / CARD_NAME
     existing = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""
     if MEASURED_HEADING in existing:  # keep the trainer's description, data and calibration

@@ -13,6 +13,7 @@ from audio_detect.evaluation.evaluate import evaluate_manifest, report
 from audio_detect.evaluation.model_card import (
     MEASURED_HEADING,
     condition_key,
+    refresh_model_card,
     split_condition,
     update_model_card,
 )
@@ -132,3 +133,14 @@ def test_summary_never_takes_another_protocols_figures(model_dir: Path, fixture_
     assert doc["metrics"]["summary"] == {
         k: train_eval[k] for k in ("eer", "min_dcf", "act_dcf", "cllr")
     }
+
+
+def test_refresh_rerenders_the_card_from_stored_evaluations(model_dir: Path, fixture_audio) -> None:
+    _update(model_dir, fixture_audio, None)
+    card_path = model_dir / "MODEL_CARD.md"
+    rendered = card_path.read_text()
+    stale = rendered.split(MEASURED_HEADING, 1)[0] + MEASURED_HEADING + "\n\nan older render\n"
+    card_path.write_text(stale)
+    refresh_model_card(model_dir)
+    assert card_path.read_text() == rendered  # nothing scored, same evaluations, same card
+    load_model_dir(model_dir)  # the manifest holds the refreshed card's sha256
