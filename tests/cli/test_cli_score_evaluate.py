@@ -4,6 +4,7 @@ import shutil
 from typer.testing import CliRunner
 
 from audio_detect.cli import app
+from audio_detect.registry import load_model_dir
 
 runner = CliRunner()
 
@@ -78,3 +79,17 @@ def test_models_lists_shipped_default() -> None:
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert any(r.get("default") for r in rows)
+
+
+def test_models_refreshes_a_card_from_its_manifest(tiny_gmm_dir, tmp_path) -> None:
+    model = shutil.copytree(tiny_gmm_dir, tmp_path / "tiny-gmm")
+    card = model / "MODEL_CARD.md"
+    card.write_text("# stale card\n")  # the manifest's sha256 no longer matches
+    res = runner.invoke(app, ["models", "--refresh-card", str(model), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "refreshed" in res.stdout
+    assert "## Measured performance" in card.read_text()
+    # verified on load: the refreshed card is listed with its sha256
+    assert "MODEL_CARD.md" in load_model_dir(model).manifest["files"]
+    res = runner.invoke(app, ["models", "--refresh-card", "no-such-model"])
+    assert res.exit_code != 0
