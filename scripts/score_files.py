@@ -6,9 +6,9 @@ Usage::
 
 Each file holds ``path system label score`` lines (score = LLR, higher = bona fide), as
 written by ``audio-detect evaluate --scores-out``, read by
-:func:`audio_detect.datasets.scores.read_score_file`. Prints pooled EER (%) and Cllr of every
-file on the trials all files share; ``--mean`` adds the score average of the files (the
-score of an equal-weight ensemble of the models, up to the window-level averaging of
+:func:`audio_detect.datasets.scores.read_score_file`. Prints pooled EER (%), Cllr and min
+Cllr of every file on the trials all files share; ``--mean`` adds the score average of the
+files (the score of an equal-weight ensemble of the models, up to the window-level averaging of
 :class:`audio_detect.classifiers.ensemble.HeadEnsemble`); ``--exclude`` drops trials whose
 spoof system contains a pattern (e.g. ``rvq-codec`` to read a protocol without its codec
 rows) and ``--only`` keeps only the spoof systems that contain one (bona fide trials are
@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from audio_detect.datasets.scores import ScoreTable, read_score_file
-from audio_detect.evaluation.metrics import breakdown, cllr, compute_eer, system_average
+from audio_detect.evaluation.metrics import (
+    breakdown,
+    cllr,
+    compute_eer,
+    min_cllr,
+    system_average,
+)
 
 
 def _by_trial(table: ScoreTable) -> dict[str, tuple[str, int, float]]:
@@ -66,11 +72,11 @@ def main() -> None:
         rows.append((f"mean of {len(rows)}", np.mean([s for _, s in rows], axis=0)))
     systems = np.array([ref[t][0] for t in trials])
     for name, llr in rows:  # library direction: higher = spoof
-        eer, cost = compute_eer(y, llr)[0], cllr(y, llr)
+        eer, cost, floor = compute_eer(y, llr)[0], cllr(y, llr), min_cllr(y, llr)
         per_system = {str(k): v["eer"] for k, v in breakdown(y, llr, systems).items()}
         sa = system_average(per_system)
         print(
-            f"{name:<48} EER {100 * eer:6.2f} %  Cllr {cost:.3f}  system mean "
+            f"{name:<48} EER {100 * eer:6.2f} %  Cllr {cost:.3f} (min {floor:.3f})  system mean "
             f"{100 * sa['eer_mean']:6.2f} %  worst {sa['worst_system']} {100 * sa['eer_max']:.2f} %"
         )
 

@@ -81,6 +81,7 @@ def _print_report(summary: dict[str, Any]) -> None:
     if "act_dcf" in summary:
         lines.append(f"actDCF: {summary['act_dcf']:.4f}")
         lines.append(f"Cllr: {summary['cllr']:.4f}")
+        lines.append(f"min Cllr: {summary['min_cllr']:.4f}")
     for line in lines:
         console.print(line, highlight=False, markup=False)
     groups = summary.get("breakdown") or {}
@@ -141,7 +142,7 @@ def metrics(
         bool,
         typer.Option(
             "--llr/--no-llr",
-            help="Scores are natural-log likelihood ratios: also report actDCF and Cllr.",
+            help="Scores are natural-log likelihood ratios: also report actDCF, Cllr and min Cllr.",
         ),
     ] = True,
     mat_variable: Annotated[

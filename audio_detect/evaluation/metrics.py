@@ -46,6 +46,7 @@ __all__ = [
     "cllr",
     "compute_eer",
     "det_curve",
+    "min_cllr",
     "min_dcf",
     "roc_points",
     "summarize",
@@ -184,6 +185,33 @@ def cllr(y_true: ArrayLike, llr: ArrayLike) -> float:
     return float(0.5 * bits / math.log(2.0))
 
 
+def min_cllr(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """The lowest Cllr any monotone calibration of the scores reaches, in bits.
+
+    The scores are mapped to posteriors by the pool-adjacent-violators algorithm (isotonic
+    regression on the labels, the optimal monotone map), the trial prior is removed to
+    give LLRs, and :func:`cllr` is taken (Brümmer and du Preez, Computer Speech and
+    Language 2006; the ``min_cllr`` of the BOSARIS toolkit). ``cllr(llr) - min_cllr`` is
+    the calibration loss; ``min_cllr`` itself depends only on the ranking (how well the
+    classes are separated), so no calibration brings ``cllr`` below it. Any score
+    direction with higher = more spoof works; the result is at most 1.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    bona, spoof = _check_binary(y_true, y_score)
+    scores = np.concatenate([bona, spoof])
+    labels = np.concatenate([np.zeros(bona.size), np.ones(spoof.size)])
+    post = IsotonicRegression(increasing=True).fit_transform(scores, labels)
+    prior_odds = spoof.size / bona.size
+    with np.errstate(divide="ignore"):
+        # LLR = posterior odds / prior odds; a pool of one class only gives +-inf, which
+        # costs 0 on the trials it holds (they are all of that class).
+        llr = np.log(post) - np.log1p(-post) - math.log(prior_odds)
+    is_spoof = labels == 1
+    bits = np.mean(np.logaddexp(0.0, llr[~is_spoof])) + np.mean(np.logaddexp(0.0, -llr[is_spoof]))
+    return float(min(1.0, 0.5 * bits / math.log(2.0)))
+
+
 # ----------------------------------------------------------------------------- reports
 
 
@@ -295,7 +323,9 @@ def summarize(
     y_true, y_score : array-like
         Labels (1 = spoof) and library-direction scores.
     llr : bool
-        Scores are natural-log LLRs: add ``act_dcf`` and ``cllr``.
+        Scores are natural-log LLRs: add ``act_dcf``, ``cllr`` and ``min_cllr`` (the
+        Cllr of the best monotone calibration; ``cllr - min_cllr`` is the calibration
+        loss).
     asv : AsvOperatingPoint, optional
         Add ``min_tdcf_2019`` and ``min_tdcf_2021`` (and the ASV rates under ``"asv"``).
     groups : array-like, optional
@@ -320,6 +350,7 @@ def summarize(
     if llr:
         out["act_dcf"] = act_dcf(y_true, y_score)
         out["cllr"] = cllr(y_true, y_score)
+        out["min_cllr"] = min_cllr(y_true, y_score)
     if asv is not None:
         from .tdcf import min_tdcf_2019, min_tdcf_2021
 

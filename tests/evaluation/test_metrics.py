@@ -25,6 +25,7 @@ from audio_detect.evaluation.metrics import (
     cllr,
     compute_eer,
     det_curve,
+    min_cllr,
     min_dcf,
     roc_points,
     summarize,
@@ -209,6 +210,31 @@ def test_cllr_reference_points():
     assert cllr(y, np.array([50.0, 40.0, -40.0, -50.0])) > 50
 
 
+def test_min_cllr_reference_points():
+    y = np.array([0, 1, 0, 1])
+    # PAV pools the middle pair (one of each class): LLRs -inf, 0, 0, +inf -> 0.5 bit
+    assert min_cllr(y, np.array([0.0, 1.0, 2.0, 3.0])) == pytest.approx(0.5, abs=1e-12)
+    assert min_cllr(y, np.array([0.0, 2.0, 1.0, 3.0])) == 0.0  # separable at any scale
+    assert min_cllr(y, np.zeros(4)) == pytest.approx(1.0)  # one pool: the prior, 1 bit
+    assert min_cllr(y, np.array([3.0, 0.0, 2.0, 1.0])) == pytest.approx(1.0)  # all reversed
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_min_cllr_is_the_calibration_free_floor_of_cllr(seed):
+    mu = 2.0
+    y, llr = _calibrated(20_000, seed=seed, mu=mu)
+    floor = min_cllr(y, llr)
+    # calibrated LLRs are already (nearly) optimal: PAV gains only its small-sample edge
+    assert floor <= cllr(y, llr) < floor + 0.01
+    # any monotone map leaves it unchanged; mis-scaled or shifted LLRs cost more than it
+    assert min_cllr(y, np.exp(0.3 * llr)) == pytest.approx(floor, abs=1e-12)
+    for a, b in ((3.0, 0.0), (0.3, 0.0), (1.0, 2.0)):
+        assert cllr(y, a * llr + b) > floor + 0.02
+    # unequal class counts: the trial prior is removed (same floor on a subsample)
+    keep = (y == 0) | (np.arange(y.size) % 4 == 0)
+    assert min_cllr(y[keep], llr[keep]) == pytest.approx(floor, abs=0.03)
+
+
 def test_act_dcf_threshold_side():
     assert bayes_threshold() == pytest.approx(math.log(1.9), abs=1e-15)
     # Spoof LLRs; Bayes threshold ln(1.9) ~ 0.642: bona fide 0.5 accepted, spoof 0.7 flagged.
@@ -362,7 +388,16 @@ def test_summarize_keys():
     }
     asv = AsvOperatingPoint(pfa_asv=0.02, pmiss_asv=0.02, pmiss_spoof_asv=0.3, pfa_spoof_asv=0.7)
     out = summarize(y, s, llr=True, asv=asv, groups=np.where(y == 1, "A", "-"))
-    assert {"act_dcf", "cllr", "min_tdcf_2019", "min_tdcf_2021", "asv", "breakdown"} <= set(out)
+    assert out["min_cllr"] <= out["cllr"]
+    assert {
+        "act_dcf",
+        "cllr",
+        "min_cllr",
+        "min_tdcf_2019",
+        "min_tdcf_2021",
+        "asv",
+        "breakdown",
+    } <= set(out)
     assert out["breakdown"]["A"]["eer"] == out["eer"]
 
 
