@@ -202,6 +202,7 @@ _BUILTIN_MODULES = (
     "hibari",
     "copysynth",
     "neural_vocoder",
+    "smoothed_vocoder",
     "neural_codec",
     "voice_conversion",
     "knn_vc",
