@@ -165,6 +165,10 @@ class TrainConfig:
         gives each step's gradient (:mod:`audio_detect.training.sam`); 0 = plain steps.
     sam_adaptive : bool
         ASAM's weight-scaled neighbourhood (Kwon et al., 2021) instead of SAM's sphere.
+    average_epochs : int
+        Stochastic weight averaging (:mod:`audio_detect.training.swa`): the model kept is
+        the mean of the weights at the end of the last ``average_epochs`` epochs, not the
+        epoch chosen on dev (0 = off: the epoch with the lowest dev EER).
     epoch_size : int
         Draws per epoch (0 = the training set size).
     augment : AugmentConfig
@@ -223,6 +227,7 @@ class TrainConfig:
     pair_copies: float = 0.0
     sam_rho: float = 0.0
     sam_adaptive: bool = False
+    average_epochs: int = 0
     epoch_size: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
@@ -258,6 +263,10 @@ class TrainConfig:
             raise ParameterError.invalid("pair_copies", "in [0, 1]", self.pair_copies)
         if not self.sam_rho >= 0:
             raise ParameterError.invalid("sam_rho", ">= 0 (0 = off)", self.sam_rho)
+        if not 0 <= self.average_epochs <= self.epochs:
+            raise ParameterError.invalid(
+                "average_epochs", f"in [0, epochs={self.epochs}]", self.average_epochs
+            )
         if self.encoder_lr is not None and not self.encoder_lr > 0:
             raise ParameterError.invalid("encoder_lr", "> 0 (or null)", self.encoder_lr)
         if self.quantize not in QUANTIZE:

@@ -38,6 +38,7 @@ from .data import (
 from .losses import build_loss
 from .models import build_model, count_parameters
 from .sam import SharpnessAwareStep, frozen_batch_statistics, head_inputs
+from .swa import WeightAverage
 
 __all__ = ["TrainResult", "eer", "score_crops", "stratified_subset", "train_model"]
 
@@ -127,6 +128,34 @@ def _worker_init(_: int) -> None:
 
 def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def _keep_average(
+    model: nn.Module,
+    averager: WeightAverage,
+    dev_ds: CropDataset,
+    loss_fn: nn.Module,
+    ckpt_path: Path,
+    last_epoch: int,
+) -> tuple[tuple[float, float], int]:
+    """Save the averaged weights as the run's checkpoint; return their dev (EER, loss).
+
+    A run stopped by its time budget before the averaged epochs keeps its last weights.
+    """
+    if averager.n_averaged_:
+        model.load_state_dict(averager.state_dict())
+    else:
+        logger.warning("stopped before the averaged epochs: keeping the last weights")
+    scores = score_crops(model, dev_ds)
+    y = dev_ds.labels
+    loss = float(loss_fn(torch.from_numpy(scores), torch.from_numpy(y.astype(np.float32))))
+    dev_eer = eer(y, scores)
+    logger.info(
+        "weights averaged over %d epochs: dev loss %.4f dev EER %.2f %%",
+        averager.n_averaged_, loss, 100 * dev_eer,
+    )  # fmt: skip
+    save_file(_state_dict(model), str(ckpt_path))
+    return (dev_eer, loss), last_epoch
 
 
 @torch.no_grad()
@@ -252,6 +281,9 @@ def train_model(
         config.model.arch, n_params, len(train_ds), len(dev_ds), steps_per_epoch, total_steps,
     )  # fmt: skip
 
+    # Stochastic weight averaging over the last epochs the step budget reaches.
+    averager = WeightAverage() if config.average_epochs else None
+    average_from = math.ceil(total_steps / steps_per_epoch) - config.average_epochs
     history: list[dict[str, Any]] = []
     best = (math.inf, math.inf)
     best_epoch, step, epoch, stopped_by = -1, 0, 0, "epochs"
@@ -330,15 +362,20 @@ def train_model(
                 dev_loss,
                 100 * dev_eer,
             )
-            if (dev_eer, dev_loss) < best:
+            if averager is None and (dev_eer, dev_loss) < best:
                 best, best_epoch = (dev_eer, dev_loss), epoch
                 save_file(_state_dict(model), str(ckpt_path))
+            if averager is not None and epoch >= average_from:
+                averager.update(model)
             if step >= total_steps:
                 stopped_by = "steps"
                 break
             if time.perf_counter() - t0 > budget_s:
                 stopped_by = "time"
                 break
+        if averager is not None:
+            best, best_epoch = _keep_average(model, averager, dev_ds, loss_fn, ckpt_path, epoch)
+            write({"event": "average", "epochs": averager.n_averaged_, "dev_eer": best[0]})
         wall = time.perf_counter() - t0
         write(
             {
