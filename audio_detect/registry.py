@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,12 @@ def _resolve(name_or_path: str | Path, root: Path) -> Path:
     return candidate
 
 
-def load_model_dir(name_or_path: str | Path | None = None, *, root: Path | None = None) -> ModelDir:
+def load_model_dir(
+    name_or_path: str | Path | None = None,
+    *,
+    root: Path | None = None,
+    unverified: Collection[str] = (),
+) -> ModelDir:
     """Load and verify a model directory.
 
     Parameters
@@ -205,6 +211,10 @@ def load_model_dir(name_or_path: str | Path | None = None, *, root: Path | None 
         A model name inside ``root`` or a directory path; ``None`` loads the default.
     root : Path, optional
         Models directory; defaults to :func:`models_root`.
+    unverified : collection of str, optional
+        Listed files whose sha256 is not checked: only for a tool about to rewrite them
+        and their hash (``audio-detect models --refresh-card`` re-renders a card whose
+        text a maintainer edited). Every other file is verified as usual.
 
     Raises
     ------
@@ -232,6 +242,8 @@ def load_model_dir(name_or_path: str | Path | None = None, *, root: Path | None 
         fpath = (path / fname).resolve()
         if not fpath.is_file():
             raise ModelIntegrityError(f"{path.name}: listed file {fname!r} is missing")
+        if fname in unverified:
+            continue
         actual = sha256_file(fpath)
         if actual != expected:
             raise ModelIntegrityError(

@@ -1,9 +1,11 @@
 import json
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from audio_detect.cli import app
+from audio_detect.exceptions import ModelIntegrityError
 from audio_detect.registry import load_model_dir
 
 runner = CliRunner()
@@ -91,5 +93,23 @@ def test_models_refreshes_a_card_from_its_manifest(tiny_gmm_dir, tmp_path) -> No
     assert "## Measured performance" in card.read_text()
     # verified on load: the refreshed card is listed with its sha256
     assert "MODEL_CARD.md" in load_model_dir(model).manifest["files"]
+    # text a maintainer adds above the measured section is kept and re-hashed
+    text = card.read_text()
+    head, measured = text.split("## Measured performance", 1)
+    card.write_text(
+        head + "## Seeds and choice\n\nSeed 0, by dev.\n\n## Measured performance" + measured
+    )
+    with pytest.raises(ModelIntegrityError, match=r"MODEL_CARD\.md"):
+        load_model_dir(model)
+    res = runner.invoke(app, ["models", "--refresh-card", str(model)])
+    assert res.exit_code == 0, res.output
+    assert "Seed 0, by dev." in card.read_text()
+    load_model_dir(model)  # verified again
+    # the card is the only file refresh does not verify first
+    listed = load_model_dir(model).manifest["files"]
+    weights = next(model / f for f in listed if not f.endswith(".md"))
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    res = runner.invoke(app, ["models", "--refresh-card", str(model)])
+    assert res.exit_code != 0 and "sha256" in " ".join(res.output.split())
     res = runner.invoke(app, ["models", "--refresh-card", "no-such-model"])
     assert res.exit_code != 0
