@@ -128,12 +128,20 @@ def test_demo_clips_show_a_caught_clone_and_a_passed_genuine_call():
     passed = [n for n, r in rows.items() if n.startswith("bonafide") and r["verdict"] == "bonafide"]
     missed = [n for n, r in rows.items() if n.startswith("spoof") and r["verdict"] == "bonafide"]
     assert caught and passed, rows
-    assert rows["spoof_asvspoof2019_A09_LA_E_6163791.flac"]["tier"] == "high"
+    assert rows["spoof_asvspoof2019_A09_LA_E_6163791.flac"]["tier"] != "low"
     assert rows["bonafide_8k_hts1a.flac"]["tier"] == "low"  # the README's curl example
-    # The demo README's table states these outcomes; keep it honest.
+    # The demo README's table states each clip's verdict / tier; keep it honest.
     readme = (REPO / "examples" / "audio" / "README.md").read_text(encoding="utf-8")
+    stated = {
+        m["name"]: (m["verdict"], m["tier"])
+        for m in re.finditer(
+            r"^\| `(?:\S+/)?(?P<name>[^/`]+\.flac)` \|[^|]*\| \**(?P<verdict>\w+) / (?P<tier>\w+)",
+            readme,
+            re.M,
+        )
+    }
     for name in caught + passed + missed:
-        assert name in readme, name
+        assert stated.get(name) == (rows[name]["verdict"], rows[name]["tier"]), name
 
 
 def test_evaluate_lists_every_failed_trial(tiny_gmm_dir, fixture_audio, tmp_path):
