@@ -16,7 +16,6 @@ from torch import nn  # noqa: E402
 
 from audio_detect.exceptions import ParameterError  # noqa: E402
 from audio_detect.training.config import TrainConfig, load_train_config  # noqa: E402
-from audio_detect.training.data import CachedClip  # noqa: E402
 from audio_detect.training.loop import train_model  # noqa: E402
 from audio_detect.training.sam import (  # noqa: E402
     SharpnessAwareStep,
@@ -120,27 +119,10 @@ def test_frozen_whisper_model_repeats_only_its_head() -> None:
     assert fn2 is lcnn_like and inp2 is not None
 
 
-def _clips(n: int, rng: np.random.Generator) -> list[CachedClip]:
-    sr, clips = 16000, []
-    t = np.arange(2 * sr) / sr
-    for i in range(n):
-        label = i % 2
-        f0 = 150 + 40 * rng.random()
-        wave = np.sin(2 * np.pi * f0 * t) + (0.3 if label else 0.05) * rng.standard_normal(t.size)
-        audio = (0.3 * wave / np.abs(wave).max() * 32767).astype(np.int16)
-        clips.append(
-            CachedClip(
-                utt_id=f"u{i}", audio=audio, regions=np.array([[0, audio.size]]), label=label,
-                system="bonafide" if label == 0 else "sys", group=f"g{i % 4}",
-            )
-        )  # fmt: skip
-    return clips
-
-
-def test_training_with_sam_takes_other_steps_than_without(tmp_path: Path) -> None:
+def test_training_with_sam_takes_other_steps_than_without(tmp_path: Path, make_clips) -> None:
     base = load_train_config(REPO / "configs" / "tiny_ci.json")
     rng = np.random.default_rng(0)
-    train, dev = _clips(8, rng), _clips(4, rng)
+    train, dev = make_clips(8, rng), make_clips(4, rng)
     results = {}
     for name, rho in (("plain", 0.0), ("again", 0.0), ("sam", 0.05)):
         seed_everything(0)

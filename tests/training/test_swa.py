@@ -17,7 +17,6 @@ from torch import nn  # noqa: E402
 from audio_detect.exceptions import ParameterError  # noqa: E402
 from audio_detect.training import loop  # noqa: E402
 from audio_detect.training.config import TrainConfig, load_train_config  # noqa: E402
-from audio_detect.training.data import CachedClip  # noqa: E402
 from audio_detect.training.seed import seed_everything  # noqa: E402
 from audio_detect.training.swa import WeightAverage  # noqa: E402
 
@@ -61,24 +60,9 @@ def test_average_epochs_is_checked() -> None:
         TrainConfig(average_epochs=-1)
 
 
-def _clips(n: int, rng: np.random.Generator) -> list[CachedClip]:
-    t = np.arange(2 * 16000) / 16000
-    clips = []
-    for i in range(n):
-        label = i % 2
-        wave = np.sin(2 * np.pi * (150 + 40 * rng.random()) * t)
-        wave = wave + (0.3 if label else 0.05) * rng.standard_normal(t.size)
-        audio = (0.3 * wave / np.abs(wave).max() * 32767).astype(np.int16)
-        clips.append(
-            CachedClip(
-                utt_id=f"u{i}", audio=audio, regions=np.array([[0, audio.size]]), label=label,
-                system="bonafide" if label == 0 else "sys", group=f"g{i % 4}",
-            )
-        )  # fmt: skip
-    return clips
-
-
-def test_the_run_keeps_the_average_of_its_last_epochs(tmp_path: Path, monkeypatch) -> None:
+def test_the_run_keeps_the_average_of_its_last_epochs(
+    tmp_path: Path, monkeypatch, make_clips
+) -> None:
     snapshots: list[dict[str, torch.Tensor]] = []
 
     class Recording(WeightAverage):
@@ -89,7 +73,7 @@ def test_the_run_keeps_the_average_of_its_last_epochs(tmp_path: Path, monkeypatc
     monkeypatch.setattr(loop, "WeightAverage", Recording)
     base = load_train_config(REPO / "configs" / "tiny_ci.json")
     rng = np.random.default_rng(0)
-    train, dev = _clips(8, rng), _clips(4, rng)
+    train, dev = make_clips(8, rng), make_clips(4, rng)
     cfg = dataclasses.replace(base, epochs=3, max_steps=6, average_epochs=2)
     seed_everything(0)
     result = loop.train_model(cfg, train, dev, work_dir=tmp_path)
