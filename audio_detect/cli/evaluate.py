@@ -133,10 +133,9 @@ def _print(m: dict[str, Any]) -> None:
     console.print(f"minDCF: {m['min_dcf']:.4f}")
     console.print(f"actDCF: {m['act_dcf']:.4f}")
     console.print(f"Cllr: {m['cllr']:.4f}")
-    if "min_cllr" in m:  # stored evaluations from before min Cllr lack it
-        console.print(
-            f"min Cllr: {m['min_cllr']:.4f} (calibration loss {m['cllr'] - m['min_cllr']:.4f})"
-        )
+    console.print(
+        f"min Cllr: {m['min_cllr']:.4f} (calibration loss {m['cllr'] - m['min_cllr']:.4f})"
+    )
     console.print(
         f"trials: {m['n_trials']} ({m['n_bonafide']} bona fide, {m['n_spoof']} spoof),"
         f" failed: {m['n_failed']}"

@@ -185,6 +185,10 @@ def cllr(y_true: ArrayLike, llr: ArrayLike) -> float:
     return float(0.5 * bits / math.log(2.0))
 
 
+#: |LLR| standing in for a one-class PAV pool's infinite LLR (log1p(e^-1000) == 0.0).
+_PURE_POOL_LLR = 1000.0
+
+
 def min_cllr(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """The lowest Cllr any monotone calibration of the scores reaches, in bits.
 
@@ -205,11 +209,11 @@ def min_cllr(y_true: ArrayLike, y_score: ArrayLike) -> float:
     prior_odds = spoof.size / bona.size
     with np.errstate(divide="ignore"):
         # LLR = posterior odds / prior odds; a pool of one class only gives +-inf, which
-        # costs 0 on the trials it holds (they are all of that class).
+        # costs 0 on the trials it holds (they are all of that class): capped at a value
+        # whose cost on those trials is exactly 0 in float64, so cllr() takes it.
         llr = np.log(post) - np.log1p(-post) - math.log(prior_odds)
-    is_spoof = labels == 1
-    bits = np.mean(np.logaddexp(0.0, llr[~is_spoof])) + np.mean(np.logaddexp(0.0, -llr[is_spoof]))
-    return float(min(1.0, 0.5 * bits / math.log(2.0)))
+    capped = np.clip(llr, -_PURE_POOL_LLR, _PURE_POOL_LLR)
+    return min(1.0, cllr(labels, capped))
 
 
 # ----------------------------------------------------------------------------- reports
