@@ -130,14 +130,23 @@ def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def _dev_metrics(
+    model: nn.Module, dev_ds: CropDataset, loss_fn: nn.Module, progress: Progress | None = None
+) -> tuple[float, float]:
+    """Crop-level (EER, loss) of the model on the dev crops."""
+    scores = score_crops(model, dev_ds, progress=progress)
+    y = dev_ds.labels
+    loss = float(loss_fn(torch.from_numpy(scores), torch.from_numpy(y.astype(np.float32))))
+    return eer(y, scores), loss
+
+
 def _keep_average(
     model: nn.Module,
     averager: WeightAverage,
     dev_ds: CropDataset,
     loss_fn: nn.Module,
     ckpt_path: Path,
-    last_epoch: int,
-) -> tuple[tuple[float, float], int]:
+) -> tuple[float, float]:
     """Save the averaged weights as the run's checkpoint; return their dev (EER, loss).
 
     A run stopped by its time budget before the averaged epochs keeps its last weights.
@@ -146,16 +155,13 @@ def _keep_average(
         model.load_state_dict(averager.state_dict())
     else:
         logger.warning("stopped before the averaged epochs: keeping the last weights")
-    scores = score_crops(model, dev_ds)
-    y = dev_ds.labels
-    loss = float(loss_fn(torch.from_numpy(scores), torch.from_numpy(y.astype(np.float32))))
-    dev_eer = eer(y, scores)
+    dev_eer, loss = _dev_metrics(model, dev_ds, loss_fn)
     logger.info(
         "weights averaged over %d epochs: dev loss %.4f dev EER %.2f %%",
         averager.n_averaged_, loss, 100 * dev_eer,
     )  # fmt: skip
     save_file(_state_dict(model), str(ckpt_path))
-    return (dev_eer, loss), last_epoch
+    return dev_eer, loss
 
 
 @torch.no_grad()
@@ -230,7 +236,6 @@ def train_model(
     dev_ds = CropDataset(
         dev_sel, sr=config.sample_rate, crop_seconds=config.crop_seconds, train=False
     )
-    dev_y = dev_ds.labels
     epoch_size = config.epoch_size or len(train_ds)
     steps_per_epoch = max(1, epoch_size // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -337,11 +342,7 @@ def train_model(
                     )
                 if step >= total_steps or time.perf_counter() - t0 > budget_s:
                     break
-            dev_scores = score_crops(model, dev_ds, progress=progress)
-            dev_loss = float(
-                loss_fn(torch.from_numpy(dev_scores), torch.from_numpy(dev_y.astype(np.float32)))
-            )
-            dev_eer = eer(dev_y, dev_scores)
+            dev_eer, dev_loss = _dev_metrics(model, dev_ds, loss_fn, progress)
             rec = {
                 "event": "epoch",
                 "epoch": epoch,
@@ -374,7 +375,7 @@ def train_model(
                 stopped_by = "time"
                 break
         if averager is not None:
-            best, best_epoch = _keep_average(model, averager, dev_ds, loss_fn, ckpt_path, epoch)
+            best, best_epoch = _keep_average(model, averager, dev_ds, loss_fn, ckpt_path), epoch
             write({"event": "average", "epochs": averager.n_averaged_, "dev_eer": best[0]})
         wall = time.perf_counter() - t0
         write(
